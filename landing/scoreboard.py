@@ -1,0 +1,267 @@
+"""What the numbers mean (SPEC §5, §6): rows, totals, ranges; pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency, get_currency_precision
+
+from landing.utm import MODES
+
+COUNTERS = ("landings", "conversions", "pending", "failed")
+BREAKDOWNS = ("source", "medium", "content", "term", "payment_link")
+# A range longer than this is almost certainly a typo, and costs a round of
+# reads per day: refuse it with a clear message instead.
+MAX_RANGE_DAYS = 3 * 366
+
+
+class BadQuery(ValueError):
+    """A query parameter the API cannot answer; the message says why."""
+
+
+@dataclass(frozen=True)
+class Counters:
+    """The numbers shown for a campaign, a day or a breakdown value."""
+
+    landings: int = 0
+    conversions: int = 0
+    pending: int = 0
+    failed: int = 0
+    revenue: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, int]) -> Counters:
+        revenue = {
+            name.removeprefix("revenue:"): value
+            for name, value in sorted(metrics.items())
+            if name.startswith("revenue:") and value
+        }
+        return cls(
+            landings=metrics.get("landings", 0),
+            conversions=metrics.get("conversions", 0),
+            pending=metrics.get("pending", 0),
+            failed=metrics.get("failed", 0),
+            revenue=revenue,
+        )
+
+    def __add__(self, other: Counters) -> Counters:
+        revenue = dict(self.revenue)
+        for currency, amount in other.revenue.items():
+            revenue[currency] = revenue.get(currency, 0) + amount
+        return Counters(
+            landings=self.landings + other.landings,
+            conversions=self.conversions + other.conversions,
+            pending=self.pending + other.pending,
+            failed=self.failed + other.failed,
+            revenue=dict(sorted(revenue.items())),
+        )
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.landings or self.conversions or self.pending or self.failed
+        ) and not any(self.revenue.values())
+
+    @property
+    def conversion_rate(self) -> float | None:
+        """Conversions per landing, None when nobody landed."""
+        return self.conversions / self.landings if self.landings else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "landings": self.landings,
+            "conversions": self.conversions,
+            "pending": self.pending,
+            "failed": self.failed,
+            "revenue": dict(self.revenue),
+        }
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive range of days in the report's zone, or all time."""
+
+    first: date | None = None
+    last: date | None = None
+
+    @property
+    def all_time(self) -> bool:
+        return self.first is None and self.last is None
+
+    def days(self, today: date) -> list[date] | None:
+        """The days to read, None for all time."""
+        if self.all_time:
+            return None
+        last = self.last or today
+        first = self.first or last
+        return [first + timedelta(n) for n in range((last - first).days + 1)]
+
+
+def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
+    """`from` and `to` as YYYY-MM-DD, both inclusive, either may be absent.
+
+    With only `from`, the range runs to today; with only `to`, it is that day
+    and everything before it back to MAX_RANGE_DAYS.
+    """
+    first = _parse_day("from", raw_from)
+    last = _parse_day("to", raw_to)
+    if first is None and last is None:
+        return Range()
+    if last is None:
+        last = max(today, first or today)
+    if first is None:
+        first = last - timedelta(MAX_RANGE_DAYS - 1)
+    if first > last:
+        raise BadQuery("`from` must not be after `to`")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise BadQuery(f"a range may span at most {MAX_RANGE_DAYS} days")
+    return Range(first, last)
+
+
+def _parse_day(name: str, raw: str | None) -> date | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) != 10:
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadQuery(f"`{name}` must be a date as YYYY-MM-DD") from None
+
+
+def parse_mode(raw: str | None) -> str:
+    if raw is None or raw == "":
+        return "live"
+    if raw not in MODES:
+        raise BadQuery("`mode` must be live or test")
+    return raw
+
+
+def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
+    return (now or datetime.now(zone)).astimezone(zone).date()
+
+
+def day_of(timestamp: float, zone: ZoneInfo) -> date:
+    """The day a moment falls on in the report's zone."""
+    return datetime.fromtimestamp(timestamp, zone).date()
+
+
+def rows(by_campaign: Mapping[str, Mapping[str, int]]) -> list[tuple[str, Counters]]:
+    """Campaigns with anything to show, by conversions then landings."""
+    out = [
+        (name, counters)
+        for name, metrics in by_campaign.items()
+        if not (counters := Counters.from_metrics(metrics)).empty
+    ]
+    out.sort(key=lambda r: (-r[1].conversions, -r[1].landings, r[0]))
+    return out
+
+
+def total(counters: Iterable[Counters]) -> Counters:
+    result = Counters()
+    for c in counters:
+        result = result + c
+    return result
+
+
+def scoreboard_json(
+    by_campaign: Mapping[str, Mapping[str, int]], span: Range, timezone: str
+) -> dict[str, Any]:
+    """The body of GET /api/campaigns (SPEC §6)."""
+    ranked = rows(by_campaign)
+    return {
+        "from": span.first.isoformat() if span.first else None,
+        "to": span.last.isoformat() if span.last else None,
+        "timezone": timezone,
+        "campaigns": [{"campaign": name, **c.as_json()} for name, c in ranked],
+        "totals": total(c for _, c in ranked).as_json(),
+    }
+
+
+def daily_series(
+    by_day: Mapping[str, Mapping[str, int]], days: list[date] | None
+) -> list[dict[str, Any]]:
+    """One row per day: every day of a range, or each day with data."""
+    names = [d.isoformat() for d in days] if days is not None else sorted(by_day)
+    return [
+        {"date": d, **Counters.from_metrics(by_day.get(d, {})).as_json()} for d in names
+    ]
+
+
+def breakdown_rows(
+    by_value: Mapping[str, Mapping[str, int]],
+) -> list[dict[str, Any]]:
+    ranked = rows(by_value)
+    return [{"value": value, **c.as_json()} for value, c in ranked]
+
+
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    if isinstance(value, str) and text.startswith(CSV_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def minor_to_major(amount: int, currency: str) -> Decimal:
+    """Minor units to the currency's own precision (JPY 0, USD 2, KWD 3)."""
+    precision = get_currency_precision(currency.upper())
+    return Decimal(amount).scaleb(-precision)
+
+
+def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
+    """An amount as people read it: ¥500, $40.00, KWD 1.250 (Babel's CLDR data)."""
+    return format_currency(
+        minor_to_major(amount, currency), currency.upper(), locale=locale
+    )
+
+
+def plain_amount(amount: int, currency: str) -> str:
+    """The decimal figure for a spreadsheet: 40.00, 500, 1.250."""
+    precision = get_currency_precision(currency.upper())
+    return f"{minor_to_major(amount, currency):.{precision}f}"
+
+
+def sort_key(name: str, counters: Counters, key: str) -> tuple[Any, ...]:
+    """What a scoreboard column sorts by; ties broken by the campaign name."""
+    if key == "campaign":
+        return (name.lower(), name)
+    if key == "rate":
+        return (counters.conversion_rate or 0.0, name)
+    if key.startswith("revenue_"):
+        return (counters.revenue.get(key.removeprefix("revenue_"), 0), name)
+    return (getattr(counters, key), name)
+
+
+def select(
+    ranked: list[tuple[str, Counters]],
+    *,
+    search: str = "",
+    sort: str = "",
+    descending: bool = True,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[tuple[str, Counters]], list[tuple[str, Counters]], int]:
+    """Filter by a substring, sort by a column, cut one page.
+
+    Returns (matching rows, the page's rows, number of pages). Without a
+    sort key the SPEC's order (conversions, then landings) stands.
+    """
+    needle = search.strip().lower()
+    matching = [r for r in ranked if needle in r[0].lower()] if needle else ranked
+    if sort:
+        matching = sorted(
+            matching, key=lambda r: sort_key(r[0], r[1], sort), reverse=descending
+        )
+    pages = max(1, -(-len(matching) // per_page))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * per_page
+    return matching, matching[start : start + per_page], pages

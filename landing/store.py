@@ -1,0 +1,236 @@
+"""Every Redis key and command the product uses; no Flask import.
+
+Keys (``{m}`` is ``live`` or ``test``, ``{c}`` a campaign, ``{d}`` a day in
+REPORT_TIMEZONE as YYYY-MM-DD; counters are hashes of integers, and a field
+that falls to zero is deleted):
+
+- ``landing:{m}:board``            ``{c}|{metric}``: all-time scoreboard
+- ``landing:{m}:board:{d}``        ``{c}|{metric}``: one day's scoreboard
+- ``landing:{m}:daily``            ``{d}|{metric}``: all campaigns, per day
+- ``landing:{m}:campaign:{c}``     ``{dim}|{value}|{metric}``: breakdowns
+- ``landing:{m}:campaign:{c}:{d}`` the same for one day
+- ``landing:{m}:campaign:{c}:daily`` ``{d}|{metric}``: the campaign per day
+- ``landing:{m}:session:{id}``     one checkout session (expires after
+  SESSION_RETENTION_DAYS): its landing's codes and its outcome
+- ``landing:{m}:sessions``         sorted set: session id by first sighting (ms)
+- ``landing:{m}:visitor:{digest}`` a session-less landing, for 30 minutes
+- ``landing:{m}:version``          bumped on every change (the API's ETag)
+- ``landing:ratelimit:{digest}:{minute}`` landings one client added
+
+Metrics: ``landings``, ``conversions``, ``pending``, ``failed`` and
+``revenue:{currency}`` (minor units). Dims: source, medium, content, term and
+payment_link. Each write is one Lua script call: one round trip, atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from importlib.resources import files
+from typing import Any, cast
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from landing.events import Outcome
+
+PREFIX = "landing:"
+Metrics = dict[str, int]
+# Errors that mean "the store is not answering", as opposed to a bug.
+StoreError = redis.RedisError
+
+
+def _script(name: str) -> str:
+    common = files("landing").joinpath("common.lua").read_text()
+    return common + "\n" + files("landing").joinpath(name).read_text()
+
+
+def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
+    """One client per process, shared by threads; bounded waits everywhere."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 2.0,
+        "health_check_interval": 15,
+        # One quick retry rides over a connection Redis dropped on restart;
+        # more would only make a caller wait longer for an outage's answer.
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+    }
+    if url.startswith("rediss://") and not tls_verify:
+        # Managed add-ons present self-signed certificates.
+        options["ssl_cert_reqs"] = "none"
+        options["ssl_check_hostname"] = False
+    return redis.Redis.from_url(url, **options)
+
+
+@dataclass(frozen=True)
+class CampaignDetail:
+    """One campaign's raw counters: totals, per day, per breakdown value."""
+
+    totals: Metrics
+    daily: dict[str, Metrics]
+    breakdown: dict[str, dict[str, Metrics]]
+
+
+class Store:
+    """The product's data in Redis."""
+
+    def __init__(self, client: redis.Redis, retention_days: int = 90) -> None:
+        self.redis = client
+        self.retention_seconds = retention_days * 86400
+        self._landings = client.register_script(_script("landings.lua"))
+        self._outcome = client.register_script(_script("outcome.lua"))
+
+    # -- writes -------------------------------------------------------------
+
+    def record_landings(
+        self, landings: Sequence[Mapping[str, Any]], rate_limit: int
+    ) -> list[str]:
+        """Count journal entries; one round trip for the whole batch."""
+        if not landings:
+            return []
+        args: list[Any] = [_now_ms(), self.retention_seconds, rate_limit]
+        args += [json.dumps(e, separators=(",", ":")) for e in landings]
+        return cast(list[str], self._landings(args=args))
+
+    def record_outcome(self, outcome: Outcome, day: date) -> str:
+        """Apply one verified event; returns counted, changed or unchanged."""
+        result = self._outcome(
+            args=[
+                outcome.mode,
+                outcome.session_id,
+                outcome.status,
+                outcome.amount_total,
+                outcome.currency,
+                outcome.payment_link,
+                outcome.client_reference_id,
+                day.isoformat(),
+                outcome.created * 1000,
+                _now_ms(),
+                self.retention_seconds,
+            ]
+        )
+        return cast(str, result)
+
+    # -- reads --------------------------------------------------------------
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    def version(self, mode: str) -> int:
+        """Changes whenever any number of this mode changes."""
+        return int(cast(str | None, self.redis.get(f"{PREFIX}{mode}:version")) or 0)
+
+    def scoreboard(self, mode: str, days: Sequence[date] | None) -> dict[str, Metrics]:
+        """Campaign → metrics, all time (days None) or summed over days."""
+        if days is None:
+            hashes = [self._hgetall(f"{PREFIX}{mode}:board")]
+        else:
+            hashes = self._hgetall_many(f"{PREFIX}{mode}:board:{d}" for d in days)
+        out: dict[str, Metrics] = {}
+        for fields in hashes:
+            for name, value in fields.items():
+                campaign, _, metric = name.rpartition("|")
+                _add(out.setdefault(campaign, {}), metric, value)
+        return out
+
+    def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
+        """Day → metrics, overall or for one campaign; only days with data."""
+        key = f"{PREFIX}{mode}:daily"
+        if campaign is not None:
+            key = f"{PREFIX}{mode}:campaign:{campaign}:daily"
+        return _by_day(self._hgetall(key))
+
+    def campaign(
+        self, mode: str, campaign: str, days: Sequence[date] | None
+    ) -> CampaignDetail:
+        """One campaign's totals, daily series and breakdowns."""
+        base = f"{PREFIX}{mode}:campaign:{campaign}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(f"{base}:daily")
+        if days is None:
+            pipe.hgetall(base)
+        else:
+            for d in days:
+                pipe.hgetall(f"{base}:{d}")
+        daily_fields, *dim_hashes = cast(list[dict[str, str]], pipe.execute())
+        daily = _by_day(daily_fields)
+        if days is not None:
+            wanted = {d.isoformat() for d in days}
+            daily = {d: m for d, m in daily.items() if d in wanted}
+        totals: Metrics = {}
+        for metrics in daily.values():
+            for metric, value in metrics.items():
+                _add(totals, metric, value)
+        breakdown: dict[str, dict[str, Metrics]] = {}
+        for fields in dim_hashes:
+            for name, count in fields.items():
+                dim, value_name, metric = _split_breakdown(name)
+                by_value = breakdown.setdefault(dim, {})
+                _add(by_value.setdefault(value_name, {}), metric, count)
+        return CampaignDetail(totals=totals, daily=daily, breakdown=breakdown)
+
+    def sessions(
+        self, mode: str, start_ms: float, end_ms: float, page: int = 500
+    ) -> Iterator[tuple[str, dict[str, str]]]:
+        """Sessions first seen in [start_ms, end_ms), page by page."""
+        index = f"{PREFIX}{mode}:sessions"
+        offset = 0
+        while True:
+            ids = cast(
+                list[str],
+                self.redis.zrangebyscore(
+                    index, start_ms, f"({end_ms}", start=offset, num=page
+                ),
+            )
+            if not ids:
+                return
+            pipe = self.redis.pipeline(transaction=False)
+            for sid in ids:
+                pipe.hgetall(f"{PREFIX}{mode}:session:{sid}")
+            for sid, record in zip(ids, pipe.execute(), strict=True):
+                if record:  # expired since the index was read
+                    yield sid, record
+            offset += len(ids)
+
+    def session(self, mode: str, session_id: str) -> dict[str, str]:
+        return cast(
+            dict[str, str], self.redis.hgetall(f"{PREFIX}{mode}:session:{session_id}")
+        )
+
+    # -- helpers ------------------------------------------------------------
+
+    def _hgetall(self, key: str) -> dict[str, str]:
+        return cast(dict[str, str], self.redis.hgetall(key))
+
+    def _hgetall_many(self, keys: Iterable[str]) -> list[dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return cast(list[dict[str, str]], pipe.execute())
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _add(metrics: Metrics, metric: str, value: str | int) -> None:
+    metrics[metric] = metrics.get(metric, 0) + int(value)
+
+
+def _by_day(fields: Mapping[str, str]) -> dict[str, Metrics]:
+    out: dict[str, Metrics] = {}
+    for name, value in fields.items():
+        day, _, metric = name.partition("|")
+        _add(out.setdefault(day, {}), metric, value)
+    return out
+
+
+def _split_breakdown(name: str) -> tuple[str, str, str]:
+    dim, _, rest = name.partition("|")
+    value, _, metric = rest.rpartition("|")
+    return dim, value, metric

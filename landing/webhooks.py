@@ -1,0 +1,60 @@
+"""POST /webhooks/stripe: verified payment events (SPEC §5)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from landing import runtime
+from landing.events import BadEvent, BadSignature, parse_event, verify_event
+from landing.scoreboard import day_of
+from landing.store import StoreError
+from landing.utm import session_fingerprint
+
+bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
+
+
+def _answer(status: int, **body: object) -> tuple[Response, int]:
+    return jsonify(body), status
+
+
+@bp.post("/webhooks/stripe")
+def stripe_webhook() -> tuple[Response, int]:
+    """Acknowledge an event only once its effect is stored."""
+    rt = runtime()
+    if not rt.settings.webhook_secrets:
+        log.error("webhook refused: set STRIPE_WEBHOOK_SECRET to the endpoint's secret")
+        return _answer(503, error="STRIPE_WEBHOOK_SECRET is not set on this server")
+    payload = request.get_data(cache=False)
+    try:
+        event = verify_event(
+            payload,
+            request.headers.get("Stripe-Signature"),
+            rt.settings.webhook_secrets,
+        )
+        outcome = parse_event(event)
+    except BadSignature as exc:
+        log.warning("webhook rejected: %s", exc)
+        return _answer(400, error=f"signature check failed: {exc}")
+    except BadEvent as exc:
+        log.warning("webhook rejected: %s", exc)
+        return _answer(400, error=f"malformed event: {exc}")
+    if outcome is None:
+        return _answer(200, received=True, counted=False)
+    try:
+        result = rt.store.record_outcome(
+            outcome, day_of(outcome.created, rt.settings.zone)
+        )
+    except StoreError as exc:
+        log.error("webhook not stored, Stripe will retry: %s", type(exc).__name__)
+        return _answer(503, error="the store is unavailable; retry later")
+    log.info(
+        "%s %s session %s: %s",
+        event.get("type"),
+        outcome.mode,
+        session_fingerprint(outcome.session_id),
+        result,
+    )
+    return _answer(200, received=True, counted=True, result=result)

@@ -1,0 +1,155 @@
+"""Fixtures: a real Redis-protocol server per test session, apps and clients."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import stripe
+from flask import Flask
+from flask.testing import FlaskClient
+
+from landing import Runtime, create_app
+from landing.devserver import EmbeddedServer
+from landing.store import Store, connect
+
+WEBHOOK_SECRET = "whsec_test_secret_for_landing"
+PASSWORD = "correct horse battery staple"
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()}
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """A private server on a free port: never the machine's, never a fake."""
+    server = EmbeddedServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedServer) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def store(redis_url: str) -> Store:
+    return Store(connect(redis_url))
+
+
+def settings_env(redis_url: str, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "DASHBOARD_PASSWORD": PASSWORD,
+        "JOURNAL_DIR": str(tmp_path / "journal"),
+        "LANDING_RATE_LIMIT": "0",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def app_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment the app fixture is built from; tests may change it first."""
+    return settings_env(redis_url, tmp_path)
+
+
+@pytest.fixture
+def app(app_env: dict[str, str]) -> Iterator[Flask]:
+    app = create_app(app_env)
+    yield app
+    rt(app).journal.close(timeout=2)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def rt(app: Flask) -> Runtime:
+    runtime: Runtime = app.extensions["landing"]
+    return runtime
+
+
+def flush(app: Flask) -> None:
+    """Wait until the app's journal has reached the store."""
+    assert rt(app).journal.flush(timeout=10), "journal did not drain"
+
+
+def session_event(
+    session_id: str,
+    *,
+    type: str = "checkout.session.completed",
+    payment_status: str = "paid",
+    amount_total: int | None = 4000,
+    currency: str | None = "usd",
+    payment_link: str | None = "plink_1",
+    livemode: bool | None = None,
+    created: int | None = None,
+    event_id: str | None = None,
+    client_reference_id: str | None = None,
+) -> dict[str, Any]:
+    """A Checkout Session event as Stripe sends it (the fields we read)."""
+    return {
+        "id": event_id or f"evt_{abs(hash((session_id, type))) % 10**12}",
+        "object": "event",
+        "type": type,
+        "created": int(time.time()) if created is None else created,
+        "livemode": (not session_id.startswith("cs_test_"))
+        if livemode is None
+        else livemode,
+        "data": {
+            "object": {
+                "id": session_id,
+                "object": "checkout.session",
+                "payment_link": payment_link,
+                "payment_status": payment_status,
+                "amount_total": amount_total,
+                "currency": currency,
+                "client_reference_id": client_reference_id,
+                "mode": "payment",
+            }
+        },
+    }
+
+
+def signed(
+    event: dict[str, Any] | str,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The body and headers Stripe would send, signed by the stripe library."""
+    body = event if isinstance(event, str) else json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, secret, timestamp=timestamp
+    )
+    return body, {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def post_event(client: FlaskClient, event: dict[str, Any] | str, **kw: Any) -> Any:
+    body, headers = signed(event, **kw)
+    return client.post("/webhooks/stripe", data=body, headers=headers)
+
+
+def scoreboard(client: FlaskClient, query: str = "") -> dict[str, Any]:
+    response = client.get(f"/api/campaigns{query}", headers=AUTH)
+    assert response.status_code == 200, response.data
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def campaign_row(board: dict[str, Any], name: str) -> dict[str, Any] | None:
+    for row in board["campaigns"]:
+        if row["campaign"] == name:
+            return dict(row)
+    return None
