@@ -21,7 +21,9 @@ from landing.store import Store, connect
 
 WEBHOOK_SECRET = "whsec_test_secret_for_landing"
 PASSWORD = "correct horse battery staple"
-AUTH = {"Authorization": "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()}
+AUTH = {
+    "Authorization": "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,295 @@
+"""The scoreboard's API, CSV and pages: access, meaning, ranges, safety."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from landing import create_app
+
+from conftest import (
+    AUTH,
+    PASSWORD,
+    flush,
+    post_event,
+    rt,
+    scoreboard,
+    session_event,
+    settings_env,
+)
+
+ROUTES = [
+    "/dashboard",
+    "/api/campaigns",
+    "/api/campaigns.csv",
+    "/api/sessions.csv",
+]
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        basic("admin", "wrong"),
+        basic("root", PASSWORD),
+        basic("", ""),
+        {"Authorization": "Bearer " + PASSWORD},
+        {"Authorization": "Basic !!!notbase64"},
+    ],
+)
+def test_wrong_or_missing_credentials_get_401(
+    client: FlaskClient, route: str, headers: dict[str, str]
+) -> None:
+    response = client.get(route, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_no_password_configured_answers_503_saying_what_to_set(
+    redis_url: str, tmp_path: Path, route: str
+) -> None:
+    app = create_app(settings_env(redis_url, tmp_path, DASHBOARD_PASSWORD=""))
+    try:
+        response = app.test_client().get(route, headers=basic("admin", ""))
+    finally:
+        rt(app).journal.close()
+    assert response.status_code == 503
+    assert b"DASHBOARD_PASSWORD" in response.data
+
+
+def test_custom_user(redis_url: str, tmp_path: Path) -> None:
+    app = create_app(settings_env(redis_url, tmp_path, DASHBOARD_USER="marketing"))
+    try:
+        client = app.test_client()
+        assert client.get("/api/campaigns", headers=AUTH).status_code == 401
+        ok = client.get("/api/campaigns", headers=basic("marketing", PASSWORD))
+        assert ok.status_code == 200
+    finally:
+        rt(app).journal.close()
+
+
+def seed(app: Flask, client: FlaskClient) -> None:
+    """spring: 3 landings 2 paid; autumn: 4 landings 1 paid; (none): 1."""
+    for i in range(3):
+        client.get(f"/thanks?session_id=cs_live_s{i}&utm_campaign=spring")
+    for i in range(4):
+        client.get(f"/thanks?session_id=cs_live_a{i}&utm_campaign=autumn")
+    client.get("/thanks?session_id=cs_live_n0")
+    flush(app)
+    post_event(client, session_event("cs_live_s0", amount_total=2000))
+    post_event(client, session_event("cs_live_s1", amount_total=2000))
+    post_event(client, session_event("cs_live_a0", amount_total=900, currency="eur"))
+
+
+def test_the_json_scoreboard_matches_spec_6(app: Flask, client: FlaskClient) -> None:
+    seed(app, client)
+    board = scoreboard(client)
+    assert board["from"] is None and board["to"] is None
+    assert board["timezone"] == "UTC"
+    assert [r["campaign"] for r in board["campaigns"]] == ["spring", "autumn", "(none)"]
+    assert board["campaigns"][0] == {
+        "campaign": "spring",
+        "landings": 3,
+        "conversions": 2,
+        "pending": 0,
+        "failed": 0,
+        "revenue": {"usd": 4000},
+    }
+    assert board["totals"] == {
+        "landings": 8,
+        "conversions": 3,
+        "pending": 0,
+        "failed": 0,
+        "revenue": {"eur": 900, "usd": 4000},
+    }
+
+
+def test_ranges_count_days_in_the_report_timezone(
+    redis_url: str, tmp_path: Path
+) -> None:
+    app = create_app(
+        settings_env(redis_url, tmp_path, REPORT_TIMEZONE="Pacific/Auckland")
+    )
+    try:
+        client = app.test_client()
+        # 2026-03-01 11:30 UTC is already 2026-03-02 in Auckland (UTC+13).
+        created = 1772364600
+        post_event(client, session_event("cs_live_tz", created=created))
+        on_day = scoreboard(client, "?from=2026-03-02&to=2026-03-02")
+        assert on_day["totals"]["conversions"] == 1
+        assert on_day["timezone"] == "Pacific/Auckland"
+        assert (on_day["from"], on_day["to"]) == ("2026-03-02", "2026-03-02")
+        before = scoreboard(client, "?from=2026-03-01&to=2026-03-01")
+        assert before["totals"]["conversions"] == 0
+    finally:
+        rt(app).journal.close()
+
+
+def test_ranges_are_inclusive_and_open_ended(client: FlaskClient) -> None:
+    today = date.today()
+    for days_ago in (0, 3, 10):
+        created = int(time.time()) - days_ago * 86400
+        post_event(client, session_event(f"cs_live_d{days_ago}", created=created))
+    week = (today - timedelta(6)).isoformat()
+    assert scoreboard(client, f"?from={week}&to={today}")["totals"]["conversions"] == 2
+    assert scoreboard(client, f"?from={week}")["totals"]["conversions"] == 2
+    assert scoreboard(client, f"?to={today}")["totals"]["conversions"] == 3
+    three = (today - timedelta(3)).isoformat()
+    assert scoreboard(client, f"?from={three}&to={three}")["totals"]["conversions"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?from=yesterday",
+        "?from=2026-13-01",
+        "?to=2026-02-30",
+        "?from=2026-03-02&to=2026-03-01",
+        "?from=2000-01-01&to=2026-01-01",
+        "?mode=prod",
+        "?from=%00",
+        "?from=2026-1-1",
+    ],
+)
+def test_bad_queries_get_400_with_a_message(client: FlaskClient, query: str) -> None:
+    for route in ("/api/campaigns", "/api/campaigns.csv", "/api/sessions.csv"):
+        response = client.get(route + query, headers=AUTH)
+        assert response.status_code == 400, route
+        assert response.get_json()["error"]
+
+
+def test_campaign_detail_daily_and_breakdowns(app: Flask, client: FlaskClient) -> None:
+    seed(app, client)
+    today = date.today().isoformat()
+    body = client.get(f"/api/campaigns/spring?from={today}&to={today}", headers=AUTH)
+    detail = body.get_json()
+    assert detail["totals"]["conversions"] == 2
+    assert detail["daily"] == [
+        {
+            "date": today,
+            "landings": 3,
+            "conversions": 2,
+            "pending": 0,
+            "failed": 0,
+            "revenue": {"usd": 4000},
+        }
+    ]
+    assert set(detail["breakdown"]) == {
+        "source",
+        "medium",
+        "content",
+        "term",
+        "payment_link",
+    }
+    assert detail["breakdown"]["source"] == [
+        {
+            "value": "(none)",
+            **{k: v for k, v in detail["daily"][0].items() if k != "date"},
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", ["nope", "%3Cscript%3E", "a" * 151])
+def test_unknown_campaign_is_404(app: Flask, client: FlaskClient, name: str) -> None:
+    seed(app, client)
+    assert client.get(f"/api/campaigns/{name}", headers=AUTH).status_code == 404
+
+
+def test_etag_lets_pollers_get_304_until_something_changes(
+    app: Flask, client: FlaskClient
+) -> None:
+    seed(app, client)
+    first = client.get("/api/campaigns", headers=AUTH)
+    etag = first.headers["ETag"]
+    again = client.get("/api/campaigns", headers=AUTH | {"If-None-Match": etag})
+    assert again.status_code == 304
+    post_event(client, session_event("cs_live_new"))
+    changed = client.get("/api/campaigns", headers=AUTH | {"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.get_json()["totals"]["conversions"] == 4
+
+
+def test_campaigns_csv_matches_the_json_and_defuses_formulas(
+    app: Flask, client: FlaskClient
+) -> None:
+    seed(app, client)
+    client.get("/thanks?session_id=cs_live_f&utm_campaign=-2%2B3")  # invalid: dropped
+    client.get("/thanks?session_id=cs_live_g&utm_campaign=-SUM")  # valid code
+    flush(app)
+    response = client.get("/api/campaigns.csv", headers=AUTH)
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert table[0] == [
+        "campaign",
+        "landings",
+        "conversions",
+        "pending",
+        "failed",
+        "revenue_eur",
+        "revenue_usd",
+    ]
+    assert table[1] == ["spring", "3", "2", "0", "0", "0.00", "40.00"]
+    assert ["'-SUM", "1", "0", "0", "0", "0.00", "0.00"] in table
+    names = [row[0] for row in table[1:]]
+    assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
+
+
+def test_healthz(client: FlaskClient, tmp_path: Path) -> None:
+    assert client.get("/healthz").status_code == 200
+    app = create_app(settings_env("redis://127.0.0.1:1/0", tmp_path / "down"))
+    try:
+        assert app.test_client().get("/healthz").status_code == 503
+    finally:
+        rt(app).journal.close(timeout=0.2)
+
+
+def test_api_answers_503_when_the_store_is_down(tmp_path: Path) -> None:
+    app = create_app(settings_env("redis://127.0.0.1:1/0", tmp_path))
+    try:
+        client = app.test_client()
+        for route in ROUTES:
+            assert client.get(route, headers=AUTH).status_code == 503, route
+    finally:
+        rt(app).journal.close(timeout=0.2)
+
+
+def test_dashboard_shows_the_numbers_in_each_currencys_format(
+    app: Flask, client: FlaskClient
+) -> None:
+    post_event(client, session_event("cs_live_y", amount_total=500, currency="jpy"))
+    post_event(client, session_event("cs_live_k", amount_total=1250, currency="kwd"))
+    post_event(client, session_event("cs_live_u", amount_total=4000, currency="usd"))
+    html = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
+    assert "¥500" in html and "$40.00" in html and "1.250" in html
+    assert "Redirect coverage" in html and "0%" in html  # nobody came back
+
+
+def test_dashboard_first_run_walks_through_setup(client: FlaskClient) -> None:
+    html = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
+    assert "http://localhost/thanks?session_id={CHECKOUT_SESSION_ID}" in html
+    assert "http://localhost/webhooks/stripe" in html
+
+
+def test_dashboard_paging_and_search(app: Flask, client: FlaskClient) -> None:
+    for i in range(60):
+        client.get(f"/thanks?session_id=cs_live_p{i}&utm_campaign=camp_{i:02d}")
+    flush(app)
+    page1 = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
+    assert "Page 1 of 2" in page1
+    found = client.get("/dashboard?q=camp_42", headers=AUTH).get_data(as_text=True)
+    assert ">camp_42</a>" in found and ">camp_41</a>" not in found

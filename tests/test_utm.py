@@ -1,0 +1,194 @@
+"""The redirect's query string, validated exactly as Stripe validates it."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from landing.utm import (
+    SESSION_ID,
+    UTM_VALUE,
+    Landing,
+    landing_entry,
+    parse_query,
+    valid_entry,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("spring_sale", True),
+        ("Spring-Sale_2026", True),
+        ("a", True),
+        ("x" * 150, True),
+        ("x" * 151, False),
+        ("", False),
+        ("spring sale", False),
+        ("spring+sale", False),  # `+` is a space in a query string
+        ("spring%20sale", False),
+        ("spring.sale", False),
+        ("spring/sale", False),
+        ("<script>", False),
+        ("caf%C3%A9", False),  # é: letters outside ASCII are not Stripe's
+        ("%41BC", True),  # percent-encoded ASCII decodes to a valid code
+        ("a%00b", False),
+        ("=cmd()", False),
+    ],
+)
+def test_utm_values_follow_stripes_rule(value: str, kept: bool) -> None:
+    landing = parse_query(f"utm_campaign={value}&session_id=cs_live_a1")
+    expected = parse_query(f"utm_campaign={value}").campaign if kept else None
+    assert (landing.campaign is not None) is kept
+    assert landing.campaign == expected
+    assert landing.session_id == "cs_live_a1"  # a bad code drops only itself
+
+
+@pytest.mark.parametrize(
+    ("session_id", "kept"),
+    [
+        ("cs_live_a1B2c3", True),
+        ("cs_test_a1B2c3", True),
+        ("cs_" + "a" * 252, True),
+        ("cs_" + "a" * 253, False),
+        ("cs_", False),
+        ("pi_123", False),
+        ("cs_live_abc-def", False),
+        ("cs_live abc", False),
+        ("{CHECKOUT_SESSION_ID}", False),  # an unreplaced template
+        ("CS_LIVE_ABC", False),
+    ],
+)
+def test_session_id_must_look_like_a_checkout_session(
+    session_id: str, kept: bool
+) -> None:
+    landing = parse_query("session_id=" + quote(session_id, safe=""))
+    assert (landing.session_id == session_id) is kept
+    if not kept:
+        assert landing.session_id is None
+
+
+def test_all_five_codes_in_any_order_unknown_ignored() -> None:
+    landing = parse_query(
+        "utm_term=shoes&foo=bar&utm_content=hero&session_id=cs_live_1&"
+        "utm_medium=email&utm_source=newsletter&utm_campaign=spring&gclid=x"
+    )
+    assert landing == Landing(
+        session_id="cs_live_1",
+        source="newsletter",
+        medium="email",
+        campaign="spring",
+        term="shoes",
+        content="hero",
+    )
+
+
+def test_repeated_parameter_keeps_its_first_value() -> None:
+    landing = parse_query("utm_campaign=first&utm_campaign=second")
+    assert landing.campaign == "first"
+    # First value wins even when it is the invalid one.
+    assert parse_query("utm_campaign=bad%20one&utm_campaign=good").campaign is None
+
+
+def test_missing_campaign_is_none_and_mode_follows_session_id() -> None:
+    assert parse_query("").campaign_name == "(none)"
+    assert parse_query("session_id=cs_test_1").mode == "test"
+    assert parse_query("session_id=cs_live_1").mode == "live"
+    assert parse_query("").mode == "live"
+
+
+def test_non_utf8_and_garbage_never_raise() -> None:
+    landing = parse_query(b"utm_campaign=\xff\xfe&session_id=cs_live_\xc3&&&==&%%%")
+    assert landing.campaign is None
+    assert landing.session_id is None
+
+
+@given(st.binary(max_size=600))
+def test_any_query_parses_to_valid_values_only(raw: bytes) -> None:
+    landing = parse_query(raw)
+    for value in (
+        landing.source,
+        landing.medium,
+        landing.campaign,
+        landing.term,
+        landing.content,
+    ):
+        assert value is None or UTM_VALUE.fullmatch(value)
+    assert landing.session_id is None or SESSION_ID.fullmatch(landing.session_id)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["utm_source", "utm_medium", "utm_campaign", "utm_term"]),
+        st.from_regex(r"[A-Za-z0-9_-]{1,150}", fullmatch=True),
+    )
+)
+def test_valid_codes_survive_the_round_trip(params: dict[str, str]) -> None:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    landing = parse_query(query)
+    for key, value in params.items():
+        assert getattr(landing, key.removeprefix("utm_")) == value
+
+
+def test_journal_entry_keeps_no_raw_address_or_agent() -> None:
+    entry = landing_entry(
+        parse_query("utm_campaign=spring"),
+        timestamp=1_700_000_000.5,
+        day="2023-11-14",
+        secret="k",
+        address="203.0.113.9",
+        agent="Mozilla/5.0 secret-agent",
+        url="utm_campaign=spring",
+    )
+    text = repr(entry)
+    assert "203.0.113.9" not in text and "secret-agent" not in text
+    assert entry["campaign"] == "spring" and "sid" not in entry
+    assert valid_entry(entry)
+
+
+def test_visitor_digest_depends_on_address_agent_url_and_day() -> None:
+    def visitor(**kw: object) -> object:
+        args: dict[str, object] = {
+            "timestamp": 1_700_000_000.0,
+            "day": "2023-11-14",
+            "secret": "k",
+            "address": "203.0.113.9",
+            "agent": "UA",
+            "url": "utm_campaign=a",
+        }
+        args.update(kw)
+        return landing_entry(Landing(), **args)["visitor"]  # type: ignore[arg-type]
+
+    same = visitor()
+    assert visitor() == same
+    assert visitor(address="203.0.113.10") != same
+    assert visitor(agent="UA2") != same
+    assert visitor(url="utm_campaign=b") != same
+    assert visitor(timestamp=1_700_000_000.0 + 86400) != same  # the salt rotates
+    assert visitor(secret="other") != same
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        None,
+        [],
+        {"ts": 1, "day": "2026-01-01", "mode": "live"},  # neither sid nor visitor
+        {"ts": 1, "day": "2026-01-01", "mode": "live", "sid": "cs_test_1"},
+        {"ts": 1, "day": "2026-01-01", "mode": "bogus", "visitor": "0" * 32},
+        {"ts": True, "day": "2026-01-01", "mode": "live", "visitor": "0" * 32},
+        {"ts": 1, "day": "x", "mode": "live", "visitor": "0" * 32},
+        {
+            "ts": 1,
+            "day": "2026-01-01",
+            "mode": "live",
+            "visitor": "0" * 32,
+            "campaign": "a b",
+        },
+    ],
+)
+def test_journal_lines_we_did_not_write_are_refused(entry: object) -> None:
+    assert not valid_entry(entry)
