@@ -24,13 +24,15 @@ payment_link. Each write is one Lua script call: one round trip, atomic.
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -40,8 +42,72 @@ from landing.events import Outcome
 
 PREFIX = "landing:"
 Metrics = dict[str, int]
-# Errors that mean "the store is not answering", as opposed to a bug.
+# Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreUnavailable(redis.ConnectionError):
+    """The breaker is open: the store failed just now, so we do not wait on it."""
+
+
+class Breaker:
+    """A circuit breaker: after `threshold` failures in a row, fail fast.
+
+    A hanging store would otherwise hold a server thread for every timeout
+    (webhooks, dashboards polling each second) until none is left for the
+    customers' pages. While open, calls fail at once; after `cooldown` one
+    call goes through, and its success closes the breaker by itself.
+    """
+
+    def __init__(self, threshold: int = 3, cooldown: float = 2.0) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._failures = 0
+        self._open_until = 0.0
+        self._trial = False
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        return self._failures >= self.threshold
+
+    def before(self) -> None:
+        with self._lock:
+            if self._failures < self.threshold:
+                return
+            if time.monotonic() < self._open_until or self._trial:
+                raise StoreUnavailable("the store failed just now; not waiting on it")
+            self._trial = True  # half-open: this caller tries, others fail fast
+
+    def record(self, ok: bool) -> None:
+        with self._lock:
+            self._trial = False
+            if ok:
+                self._failures = 0
+            else:
+                self._failures += 1
+                if self._failures >= self.threshold:
+                    self._open_until = time.monotonic() + self.cooldown
+
+
+def guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a Store method through its breaker; only outages count as failures."""
+
+    @functools.wraps(method)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        breaker: Breaker = args[0].breaker  # type: ignore[attr-defined]
+        breaker.before()
+        try:
+            result = method(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError):
+            breaker.record(ok=False)
+            raise
+        breaker.record(ok=True)
+        return result
+
+    return wrapped
 
 
 def _script(name: str) -> str:
@@ -79,14 +145,21 @@ class CampaignDetail:
 class Store:
     """The product's data in Redis."""
 
-    def __init__(self, client: redis.Redis, retention_days: int = 90) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        retention_days: int = 90,
+        breaker: Breaker | None = None,
+    ) -> None:
         self.redis = client
+        self.breaker = breaker or Breaker()
         self.retention_seconds = retention_days * 86400
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
 
     # -- writes -------------------------------------------------------------
 
+    @guarded
     def record_landings(
         self, landings: Sequence[Mapping[str, Any]], rate_limit: int
     ) -> list[str]:
@@ -97,6 +170,7 @@ class Store:
         args += [json.dumps(e, separators=(",", ":")) for e in landings]
         return cast(list[str], self._landings(args=args))
 
+    @guarded
     def record_outcome(self, outcome: Outcome, day: date) -> str:
         """Apply one verified event; returns counted, changed or unchanged."""
         result = self._outcome(
@@ -118,13 +192,16 @@ class Store:
 
     # -- reads --------------------------------------------------------------
 
+    @guarded
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
+    @guarded
     def version(self, mode: str) -> int:
         """Changes whenever any number of this mode changes."""
         return int(cast(str | None, self.redis.get(f"{PREFIX}{mode}:version")) or 0)
 
+    @guarded
     def scoreboard(self, mode: str, days: Sequence[date] | None) -> dict[str, Metrics]:
         """Campaign → metrics, all time (days None) or summed over days."""
         if days is None:
@@ -138,6 +215,7 @@ class Store:
                 _add(out.setdefault(campaign, {}), metric, value)
         return out
 
+    @guarded
     def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
         """Day → metrics, overall or for one campaign; only days with data."""
         key = f"{PREFIX}{mode}:daily"
@@ -145,6 +223,7 @@ class Store:
             key = f"{PREFIX}{mode}:campaign:{campaign}:daily"
         return _by_day(self._hgetall(key))
 
+    @guarded
     def campaign(
         self, mode: str, campaign: str, days: Sequence[date] | None
     ) -> CampaignDetail:
@@ -197,6 +276,7 @@ class Store:
                     yield sid, record
             offset += len(ids)
 
+    @guarded
     def session(self, mode: str, session_id: str) -> dict[str, str]:
         return cast(
             dict[str, str], self.redis.hgetall(f"{PREFIX}{mode}:session:{session_id}")
