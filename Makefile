@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/thanks_throughput.py
 
 demo: $(STAMP)
-	$(BIN)/landing demo
+	$(BIN)/landing demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts

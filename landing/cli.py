@@ -18,14 +18,14 @@ from landing.devserver import EmbeddedServer
 INSTANCE = ROOT / "instance"
 
 
-def _kept_secret(path: Path, nbytes: int = 32) -> str:
+def _kept_secret(path: Path, nbytes: int = 32, prefix: str = "") -> str:
     """A random value made once and kept (0600) so it survives restarts."""
     if path.exists():
         value = path.read_text().strip()
         if value:
             return value
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(nbytes)
+    value = prefix + secrets.token_urlsafe(nbytes)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
@@ -49,9 +49,18 @@ def run(port: int | None) -> None:
     """
     port = port or int(os.environ.get("PORT", "8000"))
     env = dict(os.environ)
-    env.setdefault("SECRET_KEY", _kept_secret(INSTANCE / "secret_key"))
+    if not env.get("SECRET_KEY"):
+        env["SECRET_KEY"] = _kept_secret(INSTANCE / "secret_key")
     if not env.get("DASHBOARD_PASSWORD"):
         env["DASHBOARD_PASSWORD"] = _kept_secret(INSTANCE / "dashboard_password", 12)
+    if not env.get("STRIPE_WEBHOOK_SECRET"):
+        # A local secret so `landing demo` (and the Stripe CLI's `listen
+        # --forward-to`, with its own secret set here) can sign webhooks.
+        env["STRIPE_WEBHOOK_SECRET"] = _kept_secret(
+            INSTANCE / "webhook_secret", prefix="whsec_"
+        )
+    # Everything comes from 127.0.0.1 in development: no per-address limit.
+    env.setdefault("LANDING_RATE_LIMIT", "0")
     env.setdefault("JOURNAL_DIR", str(INSTANCE / "journal"))
     server = None
     if not env.get("REDIS_URL"):
@@ -60,6 +69,11 @@ def run(port: int | None) -> None:
         click.echo(f"embedded Valkey on {server.url}, data in {INSTANCE / 'redis'}")
     user = env.get("DASHBOARD_USER") or "admin"
     kept = "DASHBOARD_PASSWORD" not in os.environ
+    signing = (
+        "STRIPE_WEBHOOK_SECRET"
+        if os.environ.get("STRIPE_WEBHOOK_SECRET")
+        else "instance/webhook_secret"
+    )
     base = f"http://127.0.0.1:{port}"
     click.echo(
         f"\n  landing is starting on {base}\n"
@@ -67,6 +81,9 @@ def run(port: int | None) -> None:
         f"  scoreboard:     {base}/dashboard\n"
         f"  sign in as {user!r} with password {env['DASHBOARD_PASSWORD']!r}"
         f"{' (kept in instance/dashboard_password)' if kept else ''}\n"
+        f"  webhooks:       {base}/webhooks/stripe, signed with the secret in "
+        f"{signing}\n"
+        f"  traffic:        `make demo` in another terminal\n"
     )
     command = [
         sys.executable, "-m", "gunicorn",
@@ -87,6 +104,80 @@ def run(port: int | None) -> None:
         if server is not None:
             server.stop()
     sys.exit(code)
+
+
+@main.command()
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The running server to send traffic to.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="How long to keep customers coming.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1, max=500),
+    default=3.0,
+    show_default=True,
+    help="Requests (landings and webhooks) per second.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["live", "test"]),
+    default="live",
+    show_default=True,
+    help="Live sessions (cs_live_) or test ones (cs_test_).",
+)
+@click.option("--seed", type=int, default=None, help="Repeat a run exactly.")
+def demo(url: str, seconds: float, rate: float, mode: str, seed: int | None) -> None:
+    """Play customers and Stripe against a running server, like real traffic.
+
+    Landings with UTM codes over six campaigns, and webhooks signed with
+    STRIPE_WEBHOOK_SECRET (else the one kept in instance/webhook_secret):
+    instant and delayed payments, failures, several currencies, webhooks
+    before their landing, customers who never come back, redeliveries.
+    Watch /dashboard while it runs.
+    """
+    from landing.demo import Demo, DemoError, webhook_secret
+
+    try:
+        secret = webhook_secret(dict(os.environ), INSTANCE / "webhook_secret")
+    except DemoError as exc:
+        click.echo(f"landing demo: {exc}", err=True)
+        sys.exit(2)
+    landings_per_minute = rate * 60 * 0.45
+    if landings_per_minute > 55:
+        click.echo(
+            f"note: about {landings_per_minute:.0f} landings a minute come from this "
+            "one address; a server with the default LANDING_RATE_LIMIT=60 skips "
+            "those over 60: start it with LANDING_RATE_LIMIT=0 to count them all.",
+            err=True,
+        )
+    click.echo(
+        f"sending {mode}-mode traffic to {url} for {seconds:g} s at {rate:g}/s; "
+        f"watch {url.rstrip('/')}/dashboard{'?mode=test' if mode == 'test' else ''}"
+    )
+    try:
+        summary = Demo(
+            url,
+            secret=secret,
+            mode=mode,
+            rate=rate,
+            seed=seed,
+            echo=lambda text: click.echo(f"  {text}", err=True),
+        ).run(seconds)
+    except DemoError as exc:
+        click.echo(f"landing demo: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    click.echo(summary.line())
 
 
 if __name__ == "__main__":

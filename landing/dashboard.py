@@ -185,7 +185,10 @@ def store_unavailable(exc: StoreError) -> tuple[Response, int]:
 def _etag(query: Query) -> str:
     """Changes with any number of the mode, the question, or the date."""
     version = runtime().store.version(query.mode)
-    asked = f"{request.path}?{request.query_string.decode('latin-1')}|{query.today}"
+    # The page and its live part (fragment=board) share one ETag, so the
+    # first poll after a page load is already a 304.
+    args = sorted((k, v) for k, v in request.args.items(multi=True) if k != "fragment")
+    asked = f"{request.path}?{args}|{query.today}"
     digest = hashlib.sha256(asked.encode()).hexdigest()[:16]
     return f"{version}-{digest}"
 
@@ -543,7 +546,7 @@ def dashboard() -> Response:
             "pages": pages,
             "range_label": _range_label(query),
             "sort_url": lambda key: _url(
-                sort=key, dir="asc" if sort == key and desc else "desc", page=None
+                sort=key, dir=_next_direction(key, sort, desc), page=None
             ),
             "page_url": lambda n: _url(page=n),
             "campaign_url": lambda name: _url(
@@ -559,9 +562,13 @@ def dashboard() -> Response:
                 "dashboard.sessions_csv", q=None, sort=None, dir=None, page=None
             ),
             "live_url": _url(fragment="board"),
-            "etag": _etag(query),
+            "etag": f'W/"{_etag(query)}"',
         }
-        keep = {k: v for k, v in request.args.items() if k in ("from", "to", "mode")}
+        keep = {
+            k: v
+            for k, v in request.args.items()
+            if k in ("from", "to", "mode", "sort", "dir")
+        }
         return _page(
             "dashboard.html", "_board.html", query, board=board, keep_args=keep
         )
@@ -585,7 +592,7 @@ def campaign_page(campaign: str) -> Response:
             "breakdowns": breakdowns,
             "csv_url": _url("dashboard.campaign_csv"),
             "live_url": _url(fragment="board"),
-            "etag": _etag(query),
+            "etag": f'W/"{_etag(query)}"',
         }
         back = _url("dashboard.dashboard", campaign=None)
         return _page(
@@ -598,6 +605,14 @@ def campaign_page(campaign: str) -> Response:
         )
 
     return _conditional(build)
+
+
+def _next_direction(key: str, current: str, descending: bool) -> str:
+    """A click on a column sorts it its natural way first: names A-Z, numbers
+    largest first; a second click reverses."""
+    if key == current:
+        return "asc" if descending else "desc"
+    return "asc" if key == "campaign" else "desc"
 
 
 def _int_arg(name: str, default: int) -> int:

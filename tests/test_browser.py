@@ -1,0 +1,631 @@
+"""The dashboard as marketers see it, in a real headless Chromium.
+
+The app is served over HTTP from a thread (the same app object the test
+client writes through, backed by the session's private Redis); the browser
+is Debian's chromium driven by Playwright. Each test leaves full-page
+screenshots under test-artifacts/ for a reviewer.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from conftest import PASSWORD, flush, post_event, session_event
+
+try:
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        ConsoleMessage,
+        Frame,
+        Locator,
+        Page,
+        Request,
+        Response,
+        ViewportSize,
+        expect,
+        sync_playwright,
+    )
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:  # reported by the browser fixture, with the reason
+    HAVE_PLAYWRIGHT = False
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("LANDING_CHROMIUM", "/usr/bin/chromium")
+# Offline machine: without these, Chromium keeps dialling Google's services.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# A number changes on screen within this (dashboard.js polls every second).
+LIVE_TIMEOUT = 5000
+# Reports CSP violations as console errors, which every page fixture collects.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + e.blockedURI);
+});
+"""
+
+
+# -- the browser and the server ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the whole session; skipped (or failed in CI) without it."""
+    missing = None
+    if not HAVE_PLAYWRIGHT:
+        missing = "the playwright package is not installed (pip install -e '.[dev]')"
+    elif not os.access(CHROMIUM, os.X_OK):
+        missing = (
+            f"no Chromium at {CHROMIUM}: apt-get install chromium "
+            "(or set LANDING_CHROMIUM to its path)"
+        )
+    if missing:
+        if os.environ.get("LANDING_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LANDING_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """The app over real HTTP on a free port; its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="live-app", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
+
+
+class Visit:
+    """A signed-in browser tab plus every error its pages reported."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.navigations = 0
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+        page.on("framenavigated", self._navigated)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # "Failed to load resource" lines carry no URL: _response reports them.
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.errors.append(f"console: {message.text}")
+
+    def _response(self, response: Response) -> None:
+        # 401 is the Basic-auth challenge the browser answers with credentials.
+        if response.status >= 400 and response.status != 401:
+            self.errors.append(f"HTTP {response.status}: {response.url}")
+
+    def _failed(self, request: Request) -> None:
+        # A poll still in flight when the tab navigates away is aborted by
+        # the browser itself; the user sees nothing of it.
+        if request.failure != "net::ERR_ABORTED":
+            self.errors.append(f"failed: {request.url} ({request.failure})")
+
+    def _navigated(self, frame: Frame) -> None:
+        if frame == self.page.main_frame:
+            self.navigations += 1
+
+
+@pytest.fixture
+def visit(
+    browser: Browser, server: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Visit]]:
+    """Open a tab (viewport, colour scheme); screenshots every tab at the end."""
+    opened: list[tuple[BrowserContext, Visit, str]] = []
+
+    def open_tab(
+        viewport: ViewportSize = DESKTOP,
+        color_scheme: Literal["light", "dark"] = "light",
+        name: str = "",
+    ) -> Visit:
+        context = browser.new_context(
+            base_url=server,
+            viewport=viewport,
+            color_scheme=color_scheme,
+            http_credentials={"username": "admin", "password": PASSWORD},
+            accept_downloads=True,
+        )
+        context.set_default_timeout(LIVE_TIMEOUT)
+        context.add_init_script(REPORT_CSP)
+        tab = Visit(context.new_page())
+        opened.append((context, tab, name))
+        return tab
+
+    yield open_tab
+    for n, (context, tab, name) in enumerate(opened):
+        suffix = name or (f"-{n}" if n else "")
+        screenshot(tab.page, f"{request.node.name}{suffix}")
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+# -- what customers and Stripe do ------------------------------------------------------
+
+
+def land(client: FlaskClient, session_id: str, **utm: str) -> None:
+    """A customer back from Stripe's redirect, with the link's UTM codes."""
+    query = urlencode(
+        {"session_id": session_id, **{f"utm_{k}": v for k, v in utm.items()}}
+    )
+    assert client.get(f"/thanks?{query}").status_code == 200
+
+
+def pay(client: FlaskClient, session_id: str, **event: Any) -> None:
+    """Stripe's signed webhook about that session (paid, $40 unless told)."""
+    response = post_event(client, session_event(session_id, **event))
+    assert response.status_code == 200, response.data
+
+
+def days_ago(n: int) -> int:
+    return int(time.time()) - n * 86400
+
+
+def showcase(app: Flask, client: FlaskClient) -> None:
+    """A busy day: campaigns, three currencies, pending, failed, unattributed."""
+    for i in range(6):
+        land(
+            client,
+            f"cs_live_spring{i}",
+            campaign="spring_sale",
+            source="newsletter" if i % 2 else "instagram",
+            medium="email" if i % 2 else "social",
+            content=f"hero_{i % 3}",
+            term="running_shoes",
+        )
+    for i in range(4):
+        pay(
+            client, f"cs_live_spring{i}", amount_total=5900, payment_link="plink_hoodie"
+        )
+    pay(client, "cs_live_spring4", payment_status="unpaid", amount_total=5900)
+    for i in range(3):
+        land(client, f"cs_live_bf{i}", campaign="black_friday", source="google")
+        pay(client, f"cs_live_bf{i}", amount_total=12900, currency="eur")
+    land(client, "cs_live_jp0", campaign="tokyo_launch", source="line")
+    pay(client, "cs_live_jp0", amount_total=9800, currency="jpy")
+    land(client, "cs_live_fail0", campaign="tokyo_launch")
+    pay(
+        client,
+        "cs_live_fail0",
+        payment_status="unpaid",
+        amount_total=9800,
+        currency="jpy",
+    )
+    pay(
+        client,
+        "cs_live_fail0",
+        type="checkout.session.async_payment_failed",
+        payment_status="unpaid",
+        amount_total=9800,
+        currency="jpy",
+    )
+    land(client, "cs_live_plain0")  # a link without UTM codes: (none)
+    pay(client, "cs_live_orphan0", amount_total=2900)  # never came back
+    pay(client, "cs_live_old0", amount_total=2900, created=days_ago(5))
+    land(client, "cs_live_old0", campaign="spring_sale", source="newsletter")
+    flush(app)
+
+
+# -- reading the screen ------------------------------------------------------------
+
+
+def scoreboard_rows(page: Page) -> list[list[str]]:
+    """The scoreboard's body as shown: campaign, then every number cell."""
+    rows: list[list[str]] = page.evaluate(
+        """() => [...document.querySelectorAll('#board table.scoreboard tbody tr')]
+              .map(tr => [...tr.querySelectorAll('th a, td')]
+              .map(cell => cell.textContent.trim()))"""
+    )
+    return rows
+
+
+def header_labels(page: Page) -> list[str]:
+    labels: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('#board table.scoreboard thead th')]
+              .map(th => th.textContent.trim())"""
+    )
+    return labels
+
+
+def row_cells(page: Page, campaign: str) -> Locator:
+    """The number cells of one campaign's row (waits while it is absent)."""
+    rows = page.locator("#board table.scoreboard tbody tr")
+    link = page.locator("th a").get_by_text(campaign, exact=True)
+    return rows.filter(has=link).locator("td")
+
+
+def figure(page: Page, label: str) -> Locator:
+    """A big number above the table, by its label (conversions, revenue USD…)."""
+    figures = page.locator("#board .figure")
+    named = page.locator(".label").get_by_text(label, exact=True)
+    return figures.filter(has=named).locator(".value")
+
+
+def wait_until_live(page: Page) -> None:
+    """dashboard.js has polled at least once and said all is well."""
+    expect(page.locator('#live-status[data-state="ok"]')).to_be_visible()
+
+
+def amount(text: str) -> Decimal:
+    """$1,234.50 / €12.50 / ¥500 / '' as a number."""
+    digits = re.sub(r"[^0-9.\-]", "", text)
+    return Decimal(digits or "0")
+
+
+# -- the tests ---------------------------------------------------------------------
+
+
+def test_first_run_shows_this_servers_urls(
+    visit: Callable[..., Visit], server: str
+) -> None:
+    tab = visit()
+    tab.page.goto("/dashboard")
+    steps = tab.page.locator(".first-run")
+    expect(steps).to_contain_text("Nothing counted yet")
+    expect(steps).to_contain_text(f"{server}/thanks?session_id={{CHECKOUT_SESSION_ID}}")
+    expect(steps).to_contain_text(f"{server}/webhooks/stripe")
+    expect(tab.page.locator(".first-run a", has_text="test mode")).to_have_attribute(
+        "href", "/dashboard?mode=test"
+    )
+    assert tab.errors == []
+
+
+def test_scoreboard_updates_without_reload(
+    visit: Callable[..., Visit], client: FlaskClient
+) -> None:
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+    expect(page.locator(".first-run")).to_be_visible()
+    page.evaluate("window.__loaded = 'the same page'")
+    navigations = tab.navigations
+
+    land(client, "cs_live_spring1", campaign="spring_sale", source="newsletter")
+    pay(client, "cs_live_spring1", amount_total=4000)
+    expect(row_cells(page, "spring_sale")).to_have_text(
+        ["1", "1", "100.0%", "0", "0", "$40.00"], timeout=LIVE_TIMEOUT
+    )
+    expect(figure(page, "revenue USD")).to_have_text("$40.00")
+    expect(page.locator("#live-status")).to_contain_text("updated")
+
+    # Paid before the customer is back: (unattributed), then it moves.
+    pay(client, "cs_live_late1", amount_total=2500)
+    expect(row_cells(page, "(unattributed)")).to_have_text(
+        ["0", "1", "—", "0", "0", "$25.00"]
+    )
+    land(client, "cs_live_late1", campaign="autumn_promo", source="instagram")
+    expect(row_cells(page, "autumn_promo")).to_have_text(
+        ["1", "1", "100.0%", "0", "0", "$25.00"]
+    )
+    expect(row_cells(page, "(unattributed)")).to_have_count(0)
+    expect(figure(page, "revenue USD")).to_have_text("$65.00")
+
+    assert page.evaluate("window.__loaded") == "the same page"
+    assert tab.navigations == navigations
+    assert tab.errors == []
+
+
+def test_no_console_errors_or_csp_violations(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    showcase(app, client)
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+    wait_until_live(page)
+    screenshot(page, "no_console_errors-dashboard")
+    page.locator("#board th a").get_by_text("spring_sale", exact=True).click()
+    expect(page.locator("h1")).to_have_text("spring_sale")
+    wait_until_live(page)
+    screenshot(page, "no_console_errors-campaign")
+    page.goto("/dashboard/campaigns/(unattributed)")
+    expect(page.locator("h1")).to_have_text("(unattributed)")
+    page.goto("/thanks?session_id=cs_live_spring5&utm_campaign=spring_sale")
+    expect(page.locator("h1")).to_have_text("Thank you for your order")
+    page.wait_for_load_state("load")
+    assert tab.errors == []
+
+
+def test_date_presets_and_mode_switch_change_the_numbers(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    land(client, "cs_live_today1", campaign="today_deal")
+    pay(client, "cs_live_today1", amount_total=1000)
+    pay(client, "cs_live_d3", amount_total=2000, created=days_ago(3))
+    pay(client, "cs_live_d20", amount_total=4000, created=days_ago(20))
+    pay(client, "cs_live_d45", amount_total=8000, created=days_ago(45))
+    land(client, "cs_test_qa1", campaign="qa_check")
+    pay(client, "cs_test_qa1", amount_total=500, currency="jpy")
+    flush(app)
+
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+    expected = {
+        "All time": ("4", "$150.00"),
+        "Today": ("1", "$10.00"),
+        "7 days": ("2", "$30.00"),
+        "30 days": ("3", "$70.00"),
+    }
+    for preset in ["Today", "7 days", "30 days", "All time"]:
+        page.locator(".presets a", has_text=preset).click()
+        expect(page.locator(".presets a[aria-current=true]")).to_have_text(preset)
+        conversions, revenue = expected[preset]
+        expect(figure(page, "conversions")).to_have_text(conversions)
+        expect(figure(page, "revenue USD")).to_have_text(revenue)
+    expect(figure(page, "landings")).to_have_text("1")
+
+    page.get_by_role("link", name="switch to test").click()
+    expect(page.locator(".badge")).to_have_text("test mode")
+    expect(figure(page, "conversions")).to_have_text("1")
+    expect(figure(page, "revenue JPY")).to_have_text("¥500")
+    expect(figure(page, "revenue USD")).to_have_count(0)
+    assert [row[0] for row in scoreboard_rows(page)] == ["qa_check"]
+    screenshot(page, "presets-test-mode")
+
+    page.get_by_role("link", name="switch to live").click()
+    expect(page.locator(".badge")).to_have_text("live mode")
+    expect(figure(page, "revenue USD")).to_have_text("$150.00")
+    assert "qa_check" not in [row[0] for row in scoreboard_rows(page)]
+    assert tab.errors == []
+
+
+def test_csv_download_matches_the_table(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    showcase(app, client)
+    land(client, "cs_live_minus1", campaign="-minus_start")  # a formula look-alike
+    pay(client, "cs_live_minus1", amount_total=1250, currency="eur")
+    flush(app)
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+    expect(row_cells(page, "-minus_start")).to_have_count(7 + 1)
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download this table (CSV)").click()
+    download = info.value
+    assert download.suggested_filename == "campaigns-live-all-time.csv"
+    with open(download.path(), newline="", encoding="utf-8") as f:
+        header, *lines = list(csv.reader(f))
+
+    on_screen = scoreboard_rows(page)
+    labels = header_labels(page)
+    assert len(lines) == len(on_screen) > 4
+    screen_revenue = {
+        label.removeprefix("Revenue ").lower(): i
+        for i, label in enumerate(labels)
+        if label.startswith("Revenue ")
+    }
+    assert sorted(screen_revenue) == sorted(
+        h.removeprefix("revenue_") for h in header if h.startswith("revenue_")
+    )
+    for line, shown in zip(lines, on_screen, strict=True):
+        record = dict(zip(header, line, strict=True))
+        # A spreadsheet must not run "-minus_start" as a formula.
+        name = record["campaign"]
+        if name.startswith("'"):
+            assert name[1] in "=+-@"
+            name = name[1:]
+        assert name == shown[0]
+        assert [record[k] for k in ("landings", "conversions")] == shown[1:3]
+        assert [record[k] for k in ("pending", "failed")] == shown[4:6]
+        for currency, column in screen_revenue.items():
+            assert Decimal(record[f"revenue_{currency}"]) == amount(shown[column])
+    assert tab.errors == []
+
+
+def test_sorting_by_a_column_and_searching(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    for i in range(3):
+        land(client, f"cs_live_a{i}", campaign="alpha")
+    land(client, "cs_live_b0", campaign="beta")
+    pay(client, "cs_live_b0")
+    for i in range(2):
+        land(client, f"cs_live_g{i}", campaign="gamma_spring")
+        pay(client, f"cs_live_g{i}")
+    flush(app)
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+
+    def campaigns() -> list[str]:
+        return [row[0] for row in scoreboard_rows(page)]
+
+    assert campaigns() == ["gamma_spring", "beta", "alpha"]  # by conversions
+    landings = page.locator("#board thead th").filter(has_text="Landings")
+    landings.locator("a").click()
+    expect(landings).to_have_attribute("aria-sort", "descending")
+    assert campaigns() == ["alpha", "gamma_spring", "beta"]
+    landings.locator("a").click()
+    expect(landings).to_have_attribute("aria-sort", "ascending")
+    assert campaigns() == ["beta", "gamma_spring", "alpha"]
+
+    page.get_by_label("Find a campaign").fill("SPRING")
+    page.get_by_label("Find a campaign").press("Enter")
+    expect(page.locator("#board caption")).to_contain_text("matching “SPRING”")
+    assert campaigns() == ["gamma_spring"]
+    expect(page.locator("#board tfoot th")).to_have_text("Total (matching)")
+
+    page.get_by_label("Find a campaign").fill("nothing_like_it")
+    page.get_by_label("Find a campaign").press("Enter")
+    expect(page.locator("#board tbody")).to_contain_text(
+        "No campaign matches “nothing_like_it”"
+    )
+    assert tab.errors == []
+
+
+def test_campaign_page_breaks_down_by_every_code(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    land(
+        client,
+        "cs_live_s1",
+        campaign="spring_sale",
+        source="newsletter",
+        medium="email",
+        content="hero_banner",
+        term="running_shoes",
+    )
+    pay(client, "cs_live_s1", amount_total=5900, payment_link="plink_hoodie")
+    land(
+        client,
+        "cs_live_s2",
+        campaign="spring_sale",
+        source="instagram",
+        medium="social",
+        content="story",
+    )
+    pay(
+        client,
+        "cs_live_s2",
+        amount_total=1500,
+        currency="eur",
+        payment_link="plink_mug",
+    )
+    land(
+        client,
+        "cs_live_s3",
+        campaign="spring_sale",
+        source="newsletter",
+        medium="email",
+    )
+    flush(app)
+
+    tab = visit()
+    page = tab.page
+    page.goto("/dashboard")
+    page.locator("#board th a").get_by_text("spring_sale", exact=True).click()
+    expect(page.locator("h1")).to_have_text("spring_sale")
+    expect(figure(page, "landings")).to_have_text("3")
+    expect(figure(page, "conversions")).to_have_text("2")
+
+    def breakdown(dim: str) -> dict[str, list[str]]:
+        table = page.locator(f"#breakdown-{dim}")
+        expect(table).to_be_visible()
+        cells: list[list[str]] = table.locator("tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.children].map(c => c.textContent.trim()))"
+        )
+        return {row[0]: row[1:] for row in cells}
+
+    captions = page.locator("table.breakdown caption")
+    expect(captions).to_have_text(
+        ["By source", "By medium", "By content", "By term", "By payment link"]
+    )
+    # value: landings, conversions, rate, pending, failed, revenue
+    assert breakdown("source") == {
+        "newsletter": ["2", "1", "50.0%", "0", "0", "$59.00"],
+        "instagram": ["1", "1", "100.0%", "0", "0", "€15.00"],
+    }
+    assert breakdown("medium")["email"][:2] == ["2", "1"]
+    assert breakdown("medium")["social"][:2] == ["1", "1"]
+    content = breakdown("content")
+    assert content["hero_banner"][:2] == ["1", "1"]
+    assert content["story"][:2] == ["1", "1"]
+    assert content["(none)"][:2] == ["1", "0"]
+    term = breakdown("term")
+    assert term["running_shoes"][:2] == ["1", "1"]
+    assert term["(none)"][:2] == ["2", "1"]
+    links = breakdown("payment_link")
+    # Landings never know their payment link: conversions, pending, failed, revenue.
+    assert links["plink_hoodie"] == ["1", "0", "0", "$59.00"]
+    assert links["plink_mug"] == ["1", "0", "0", "€15.00"]
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [(DESKTOP, "light"), (DESKTOP, "dark"), (PHONE, "light"), (PHONE, "dark")],
+    ids=["desktop-light", "desktop-dark", "phone-light", "phone-dark"],
+)
+def test_pages_fit_the_screen_in_both_schemes(
+    visit: Callable[..., Visit],
+    app: Flask,
+    client: FlaskClient,
+    viewport: ViewportSize,
+    scheme: Literal["light", "dark"],
+    request: pytest.FixtureRequest,
+) -> None:
+    showcase(app, client)
+    tab = visit(viewport=viewport, color_scheme=scheme)
+    page = tab.page
+    background = "rgb(17, 17, 19)" if scheme == "dark" else "rgb(247, 247, 245)"
+    for path, name in [
+        ("/dashboard", "dashboard"),
+        ("/dashboard/campaigns/spring_sale", "campaign"),
+        ("/thanks?session_id=cs_live_spring0&utm_campaign=spring_sale", "thanks"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("load")
+        # The page never scrolls sideways; wide tables scroll in their box.
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        ), f"{name} is wider than a {viewport['width']} px screen"
+        assert (
+            page.evaluate("getComputedStyle(document.body).backgroundColor")
+            == background
+            or page.evaluate(
+                "getComputedStyle(document.documentElement).backgroundColor"
+            )
+            == background
+        )
+        screenshot(page, f"look-{request.node.callspec.id}-{name}")
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_big_numbers_fit_their_cards(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient, width: int
+) -> None:
+    showcase(app, client)
+    tab = visit(viewport={"width": width, "height": 900})
+    tab.page.goto("/dashboard")
+    clipped: list[str] = tab.page.locator("#board .figure .value").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
+    )
+    assert clipped == [], f"cut off at {width} px: {clipped}"
