@@ -39,6 +39,10 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # TRUSTED_PROXY_HOPS hops by the app itself (werkzeug's ProxyFix), so
 # gunicorn keeps its default: it trusts forwarding headers from nobody else.
 
+# No control socket (gunicorn 25.1+): the PaaS manages processes with
+# signals, and several local instances would contend for one socket path.
+control_socket_disable = True
+
 # Request line and header limits stay at gunicorn's defaults (4094 bytes):
 # a longer query string gets 414, never a 5xx.
 

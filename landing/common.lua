@@ -26,9 +26,14 @@ end
 -- Add `by` of `metric` for a campaign on a day, everywhere it is reported:
 -- the all-time and daily scoreboards, the overall and the campaign's daily
 -- series, and the campaign's breakdowns (all time and per day).
+-- Days whose counters this script changed, per mode: finish() bumps their
+-- versions, so readers can keep unchanged days' sums (store.py).
+local CHANGED_DAYS = {live = {}, test = {}}
+
 local function bump(mode, campaign, dims, day, metric, by)
   local m = PREFIX .. mode
   local f = campaign .. '|' .. metric
+  CHANGED_DAYS[mode][day] = true
   hincr(m .. ':board', f, by)
   hincr(m .. ':board:' .. day, f, by)
   hincr(m .. ':daily', day .. '|' .. metric, by)
@@ -76,4 +81,8 @@ local function finish(mode, now_ms, retention)
   redis.call('ZREMRANGEBYSCORE', m .. ':sessions', '-inf',
     '(' .. (now_ms - retention * 1000))
   redis.call('INCR', m .. ':version')
+  for day in pairs(CHANGED_DAYS[mode]) do
+    redis.call('HINCRBY', m .. ':day-versions', day, 1)
+  end
+  CHANGED_DAYS[mode] = {}
 end

@@ -146,6 +146,7 @@ class Journal:
         self._retry_at = 0.0
         self._failures = 0
         self._next_adopt = 0.0
+        self._deadline = 0.0
 
     # -- the request path ---------------------------------------------------
 
@@ -218,6 +219,7 @@ class Journal:
         thread = self._thread
         with self._lock:
             self._stopping = self._closed = True
+            self._deadline = time.monotonic() + max(timeout - 0.5, 0.0)
         self._wake.set()
         if thread is not None:
             thread.join(timeout)
@@ -250,6 +252,11 @@ class Journal:
             self._wake.clear()
             self._pass()
             if self._stopping:
+                # Shutting down: keep trying until close()'s deadline, so a
+                # blip just before a deploy does not leave landings behind.
+                while self._failures and time.monotonic() < self._deadline:
+                    time.sleep(0.2)
+                    self._pass()
                 return
 
     def _pass(self) -> None:

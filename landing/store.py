@@ -15,6 +15,7 @@ that falls to zero is deleted):
 - ``landing:{m}:sessions``         sorted set: session id by first sighting (ms)
 - ``landing:{m}:visitor:{digest}`` a session-less landing, for 30 minutes
 - ``landing:{m}:version``          bumped on every change (the API's ETag)
+- ``landing:{m}:day-versions``     ``{d}``: bumped when that day's counters change
 - ``landing:ratelimit:{digest}:{minute}`` landings one client added
 
 Metrics: ``landings``, ``conversions``, ``pending``, ``failed`` and
@@ -28,6 +29,7 @@ import functools
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -42,6 +44,9 @@ from landing.events import Outcome
 
 PREFIX = "landing:"
 Metrics = dict[str, int]
+# Range sums kept per process: a few dashboards' views (each up to a few MB
+# with 10,000 campaigns).
+SUMS_KEPT = 8
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 P = ParamSpec("P")
@@ -61,9 +66,15 @@ class Breaker:
     call goes through, and its success closes the breaker by itself.
     """
 
-    def __init__(self, threshold: int = 3, cooldown: float = 2.0) -> None:
+    def __init__(
+        self, threshold: int = 3, cooldown: float = 2.0, max_waiting: int = 4
+    ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
+        # A bulkhead: at most max_waiting threads of a process wait on the
+        # store at once (gunicorn runs 8), so the first seconds of a hang,
+        # before the breaker opens, can never hold every thread.
+        self._slots = threading.BoundedSemaphore(max_waiting)
         self._failures = 0
         self._open_until = 0.0
         self._trial = False
@@ -74,12 +85,23 @@ class Breaker:
         return self._failures >= self.threshold
 
     def before(self) -> None:
+        """Take a slot, or raise StoreUnavailable at once; release() after."""
+        trial = False
         with self._lock:
-            if self._failures < self.threshold:
-                return
-            if time.monotonic() < self._open_until or self._trial:
-                raise StoreUnavailable("the store failed just now; not waiting on it")
-            self._trial = True  # half-open: this caller tries, others fail fast
+            if self._failures >= self.threshold:
+                if time.monotonic() < self._open_until or self._trial:
+                    raise StoreUnavailable(
+                        "the store failed just now; not waiting on it"
+                    )
+                self._trial = trial = True  # half-open: this caller tries
+        if not self._slots.acquire(timeout=0.05):
+            if trial:
+                with self._lock:
+                    self._trial = False
+            raise StoreUnavailable("enough threads wait on the store already")
+
+    def release(self) -> None:
+        self._slots.release()
 
     def record(self, ok: bool) -> None:
         with self._lock:
@@ -104,6 +126,13 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
         except (redis.ConnectionError, redis.TimeoutError):
             breaker.record(ok=False)
             raise
+        except BaseException:
+            # The store answered (an error reply such as OOM): no outage.
+            # Unrecorded, a half-open breaker would stay open for good.
+            breaker.record(ok=True)
+            raise
+        finally:
+            breaker.release()
         breaker.record(ok=True)
         return result
 
@@ -124,7 +153,14 @@ def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
         "health_check_interval": 15,
         # One quick retry rides over a connection Redis dropped on restart;
         # more would only make a caller wait longer for an outage's answer.
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+        # Only on connection errors: a timeout means the store hangs, and
+        # retrying it (and the new connection's handshake) made one call
+        # wait 4-8 s instead of socket_timeout.
+        "retry": Retry(
+            ExponentialBackoff(cap=0.2, base=0.05),
+            1,
+            supported_errors=(redis.ConnectionError,),
+        ),
     }
     if url.startswith("rediss://") and not tls_verify:
         # Managed add-ons present self-signed certificates.
@@ -153,6 +189,8 @@ class Store:
     ) -> None:
         self.redis = client
         self.breaker = breaker or Breaker()
+        self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
+        self._sums_lock = threading.Lock()
         self.retention_seconds = retention_days * 86400
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
@@ -203,17 +241,42 @@ class Store:
 
     @guarded
     def scoreboard(self, mode: str, days: Sequence[date] | None) -> dict[str, Metrics]:
-        """Campaign → metrics, all time (days None) or summed over days."""
+        """Campaign → metrics, all time (days None) or summed over days.
+
+        A range costs one round trip in the steady state: the days before
+        the last are summed once and reused until one of them changes (their
+        versions say so), so polling "the last 30 days" re-reads only today.
+        """
         if days is None:
-            hashes = [self._hgetall(f"{PREFIX}{mode}:board")]
-        else:
-            hashes = self._hgetall_many(f"{PREFIX}{mode}:board:{d}" for d in days)
-        out: dict[str, Metrics] = {}
-        for fields in hashes:
-            for name, value in fields.items():
-                campaign, _, metric = name.rpartition("|")
-                _add(out.setdefault(campaign, {}), metric, value)
-        return out
+            return _nest(self._hgetall(f"{PREFIX}{mode}:board"))
+        names = [d.isoformat() for d in days]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hmget(f"{PREFIX}{mode}:day-versions", names)
+        pipe.hgetall(f"{PREFIX}{mode}:board:{names[-1]}")
+        versions, last = pipe.execute()
+        flat = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
+        _add_flat(flat, last)
+        return _nest(flat)
+
+    def _sum_of_days(
+        self, mode: str, names: list[str], versions: tuple[str | None, ...]
+    ) -> dict[str, int]:
+        """The days' scoreboards added up, kept while none of them changes."""
+        if not names:
+            return {}
+        key = (mode, names[0], names[-1], versions)
+        with self._sums_lock:
+            if key in self._sums:
+                self._sums.move_to_end(key)
+                return self._sums[key]
+        flat: dict[str, int] = {}
+        for fields in self._hgetall_many(f"{PREFIX}{mode}:board:{d}" for d in names):
+            _add_flat(flat, fields)
+        with self._sums_lock:
+            self._sums[key] = flat
+            while len(self._sums) > SUMS_KEPT:
+                self._sums.popitem(last=False)
+        return flat
 
     @guarded
     def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
@@ -300,6 +363,20 @@ def _now_ms() -> int:
 
 def _add(metrics: Metrics, metric: str, value: str | int) -> None:
     metrics[metric] = metrics.get(metric, 0) + int(value)
+
+
+def _add_flat(into: dict[str, int], fields: Mapping[str, str]) -> None:
+    for name, value in fields.items():
+        into[name] = into.get(name, 0) + int(value)
+
+
+def _nest(flat: Mapping[str, str | int]) -> dict[str, Metrics]:
+    """``{campaign}|{metric}`` fields → campaign → metric → count."""
+    out: dict[str, Metrics] = {}
+    for name, value in flat.items():
+        campaign, _, metric = name.rpartition("|")
+        out.setdefault(campaign, {})[metric] = int(value)
+    return out
 
 
 def _by_day(fields: Mapping[str, str]) -> dict[str, Metrics]:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -293,3 +294,32 @@ def test_dashboard_paging_and_search(app: Flask, client: FlaskClient) -> None:
     assert "Page 1 of 2" in page1
     found = client.get("/dashboard?q=camp_42", headers=AUTH).get_data(as_text=True)
     assert ">camp_42</a>" in found and ">camp_41</a>" not in found
+
+
+def test_open_dashboards_share_builds_and_still_update_within_two_seconds(
+    app: Flask, client: FlaskClient, redis_url: str
+) -> None:
+    seed(app, client)
+    live = "/dashboard?fragment=board"
+    first = client.get(live, headers=AUTH)
+    assert first.status_code == 200 and ">2</td>" in first.get_data(as_text=True)
+    server = redis.Redis.from_url(redis_url)
+    server.config_resetstat()
+    post_event(client, session_event("cs_live_s2", amount_total=2000))
+    # A dozen dashboards poll at once: they share this process's last build.
+    for _ in range(12):
+        assert client.get(live, headers=AUTH).status_code == 200
+    stats = server.info("commandstats")
+    assert stats.get("cmdstat_hgetall", {}).get("calls", 0) <= 3  # one build at most
+    # And the new conversion shows well within 2 s, without a page load.
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        html = client.get(live, headers=AUTH).get_data(as_text=True)
+        if (
+            'figure"><span class="value">4</span><span class="label">conversions'
+            in html
+        ):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the live part did not show the new conversion within 2 s")

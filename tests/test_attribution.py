@@ -277,3 +277,24 @@ def test_test_mode_never_touches_live_numbers(
     store.record_outcome(Outcome(**{**outcome.__dict__, "mode": "test"}), day)
     assert store.scoreboard("live", None) == {}
     assert dict(rows(store.scoreboard("test", None)))["spring"].conversions == 1
+
+
+def test_range_sums_follow_a_change_on_any_day_of_the_range(
+    engine: tuple[Store, redis.Redis], redis_url: str
+) -> None:
+    store, _ = engine
+    days = [date.fromisoformat(day_name(n)) for n in range(3)]
+    paid = Session("cs_live_range", "paid", True, "spring", None, 700, "usd", 0)
+    outcome, day = outcomes_of(paid)[0]
+    store.record_outcome(outcome, day)
+    before = dict(rows(store.scoreboard("live", days)))  # day 0 is now summed
+    assert before["(unattributed)"].conversions == 1
+    # The landing comes on day 2 and moves day 0's conversion: the kept sum of
+    # days 0-1 must not hide it, in this process or another one.
+    late = Session(**{**paid.__dict__, "day": 2})
+    store.record_landings([landing_of(late)], rate_limit=0)
+    for reader in (store, Store(connect(redis_url))):
+        after = dict(rows(reader.scoreboard("live", days)))
+        assert "(unattributed)" not in after
+        assert (after["spring"].conversions, after["spring"].landings) == (1, 1)
+        assert after["spring"].revenue == {"usd": 700}

@@ -1,0 +1,1 @@
+"""Benchmarks: ratios measured in one run on a private server (see README.md)."""

@@ -1,0 +1,65 @@
+"""The thank-you page WITHOUT recording: the baseline of thanks_throughput.py.
+
+Run with the same command as the product:
+``gunicorn --config gunicorn.conf.py bench.bare_app:app``. It serves GET
+/thanks with the same Flask, template, context and headers as landing's
+view, minus the recording (query parsing and the journal append). With
+BENCH_BASELINE=bytes it instead replays the exact status, headers and body
+of a real /thanks response saved in BENCH_THANKS_REPLY (a JSON file): no
+template rendering either, the strictest baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from flask import Flask, Response, make_response, render_template
+
+import landing
+from bench.harness import HOP_HEADERS
+from landing.config import Settings
+
+
+def create_app() -> Flask:
+    settings = Settings.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(landing.ROOT / "templates"),
+        static_folder=str(landing.ROOT / "static"),
+    )
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
+
+    if os.environ.get("BENCH_BASELINE", "rendered") == "bytes":
+        with open(os.environ["BENCH_THANKS_REPLY"]) as file:
+            saved = json.load(file)
+        body = saved["body"].encode()
+        headers = [(k, v) for k, v in saved["headers"] if k.lower() not in HOP_HEADERS]
+        status = int(saved["status"])
+
+        @app.get("/thanks")
+        def replay() -> Response:
+            return Response(body, status, headers)
+
+        return app
+
+    @app.get("/thanks")
+    def thanks() -> Response:
+        # landing.thanks.thanks() without its try block (the recording).
+        response = make_response(
+            render_template(
+                "thanks.html",
+                brand=settings.brand_name,
+                continue_url=settings.thanks_continue_url,
+                support_email=settings.support_email,
+            )
+        )
+        response.headers["Cache-Control"] = "no-store, private"
+        return response
+
+    # The same after_request hook as the product: the same headers.
+    app.after_request(landing._security_headers)
+    return app
+
+
+app = create_app()

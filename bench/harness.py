@@ -1,0 +1,755 @@
+"""What the benchmarks share: a private store, real gunicorn servers, a load.
+
+Everything a benchmark starts lives under one temporary directory and is
+stopped when the ``Bench`` context exits: on success, on an error, on Ctrl-C
+and on SIGTERM. Load goes only to 127.0.0.1, bounded in count and in time.
+
+The load generator is deliberately light, because it shares the machine's
+cores with the servers it measures: a few processes (no shared GIL), each
+with a few threads holding one keep-alive connection and speaking just
+enough HTTP/1.1 to send a request and read its response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+from landing.devserver import EmbeddedServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "bench-secret-key-not-for-production"
+DASHBOARD_PASSWORD = "bench-dashboard-password"
+WEBHOOK_SECRET = "whsec_bench_secret"
+# All the servers take from our environment: the toolchain, and the two
+# knobs gunicorn.conf.py reads. Every setting of the app is set below, so a
+# developer's shell (a REDIS_URL, a BRAND_NAME) cannot change a result.
+INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+)
+UTM = "utm_source=newsletter&utm_medium=email"
+# Set by the server, not by the view; a replayed response gets them anew.
+HOP_HEADERS = {"date", "server", "connection", "content-length", "keep-alive"}
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class Gunicorn:
+    """One gunicorn master with the project's gunicorn.conf.py on 127.0.0.1."""
+
+    def __init__(self, name: str, app: str, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.app = app
+        self.env = env
+        self.log = log
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            self.app,
+        ]
+
+    def start(self, ready_path: str, timeout: float = 30.0) -> Gunicorn:
+        self._log_file = self.log.open("ab")
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C is ours to relay, in order
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"gunicorn ({self.name}) exited at start:\n{self.log_tail()}"
+                )
+            try:
+                if fetch(self.port, ready_path, timeout=2.0).status == 200:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"gunicorn ({self.name}) not ready in {timeout:.0f} s:\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM: workers drain their journals (worker_exit) and exit."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                # The group is the one start_new_session made for this master.
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def cpu_seconds(self) -> float:
+        """CPU time the master and its live workers have used so far (Linux)."""
+        if self.process is None:
+            return 0.0
+        pids = [self.process.pid]
+        try:
+            children = Path(
+                f"/proc/{self.process.pid}/task/{self.process.pid}/children"
+            )
+            pids += [int(p) for p in children.read_text().split()]
+        except OSError:
+            pass
+        return sum(process_cpu_seconds(pid) for pid in pids)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process, 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Bench:
+    """A temporary directory, a private store and servers; all stopped on exit."""
+
+    def __init__(self, name: str, keep: bool = False) -> None:
+        self.name = name
+        self.keep = keep
+        self.tmp = Path()
+        self.store: EmbeddedServer | None = None
+        self.servers: list[Gunicorn] = []
+        self._old_term: Any = None
+
+    def __enter__(self) -> Bench:
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"landing-bench-{self.name}-"))
+        self._old_term = signal.signal(signal.SIGTERM, _interrupt)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        failed = kind is not None and not issubclass(
+            kind, SystemExit | KeyboardInterrupt
+        )
+        # A second Ctrl-C must not leave servers behind: stopping is quick.
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for server in reversed(self.servers):
+            try:
+                server.stop()
+            except Exception as error:  # keep stopping the others
+                print(f"could not stop {server.name}: {error}", file=sys.stderr)
+            if failed:
+                print(
+                    f"--- {server.name} log ---\n{server.log_tail()}", file=sys.stderr
+                )
+        if self.store is not None:
+            try:
+                self.store.stop()
+            except Exception as error:
+                print(f"could not stop the store: {error}", file=sys.stderr)
+        signal.signal(signal.SIGTERM, self._old_term)
+        signal.signal(signal.SIGINT, old_int)
+        if self.keep or failed:
+            print(f"(files kept in {self.tmp})", file=sys.stderr)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start_store(self) -> EmbeddedServer:
+        self.store = EmbeddedServer(self.tmp / "store")
+        return self.store.start()
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.tmp / "journal"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        assert self.store is not None, "start_store() first"
+        env = {k: os.environ[k] for k in INHERITED if k in os.environ}
+        env.update(
+            REDIS_URL=self.store.url,
+            SECRET_KEY=SECRET_KEY,
+            DASHBOARD_PASSWORD=DASHBOARD_PASSWORD,
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            JOURNAL_DIR=str(self.journal_dir),
+            LANDING_RATE_LIMIT="0",
+            REPORT_TIMEZONE="UTC",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        env.update(extra)
+        return env
+
+    def start_server(
+        self,
+        name: str,
+        app: str = "landing.wsgi:app",
+        ready_path: str = "/healthz",
+        **extra_env: str,
+    ) -> Gunicorn:
+        server = Gunicorn(name, app, self.env(**extra_env), self.tmp / f"{name}.log")
+        self.servers.append(server)
+        return server.start(ready_path)
+
+
+def cli(main: Callable[[], int]) -> None:
+    """Run a benchmark's main(); Ctrl-C or SIGTERM end it quietly (status 130)."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: everything this benchmark started is stopped",
+            file=sys.stderr,
+        )
+        status = 130
+    sys.exit(status)
+
+
+# -- small HTTP calls from the benchmark itself -----------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+def auth_header(password: str = DASHBOARD_PASSWORD, user: str = "admin") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def fetch(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    connection: http.client.HTTPConnection | None = None,
+) -> Reply:
+    """One request; on a given keep-alive connection, or a new one."""
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, response.getheaders(), response.read())
+    finally:
+        if connection is None:
+            conn.close()
+
+
+def timed_gets(
+    port: int, path: str, repeats: int, headers: dict[str, str] | None = None
+) -> tuple[list[float], Reply]:
+    """Seconds each of `repeats` sequential GETs took, and the last reply."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    times: list[float] = []
+    try:
+        reply = fetch(port, path, headers=headers, connection=conn)  # warm
+        for _ in range(repeats):
+            started = time.perf_counter()
+            reply = fetch(port, path, headers=headers, connection=conn)
+            times.append(time.perf_counter() - started)
+            if reply.status != 200:
+                raise RuntimeError(f"GET {path}: {reply.status} {reply.body[:200]!r}")
+    finally:
+        conn.close()
+    return times, reply
+
+
+# -- Stripe events ------------------------------------------------------------------
+
+
+def session_id(tag: str, worker: int, n: int) -> str:
+    """The checkout session id of landing n of one load worker; never repeats."""
+    return f"cs_live_{tag}_{worker}_{n}"
+
+
+def checkout_event(sid: str, created: int | None = None) -> dict[str, Any]:
+    """A checkout.session.completed event as Stripe sends it (fields we read)."""
+    created = int(time.time()) if created is None else created
+    return {
+        "id": f"evt_{sid.removeprefix('cs_live_')}",
+        "object": "event",
+        "type": "checkout.session.completed",
+        "created": created,
+        "livemode": not sid.startswith("cs_test_"),
+        "data": {
+            "object": {
+                "id": sid,
+                "object": "checkout.session",
+                "payment_link": "plink_x",
+                "payment_status": "paid",
+                "amount_total": 4000,
+                "currency": "usd",
+            }
+        },
+    }
+
+
+def signed_event(sid: str, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
+    """The body and Stripe-Signature header, signed by the stripe library."""
+    import stripe  # imported here: only webhook loads pay for it
+
+    body = json.dumps(checkout_event(sid), separators=(",", ":"))
+    header = stripe.WebhookSignature.generate_signature_header(body, secret)
+    return body.encode(), str(header)
+
+
+# -- the load generator ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a load sends: one fixed GET, or a landing or an event per request."""
+
+    kind: str = "get"  # get | thanks | webhook
+    path: str = "/healthz"
+    headers: tuple[tuple[str, str], ...] = ()
+    tag: str = "t"  # makes session ids unique across loads
+    campaign: str = "bench"
+
+
+def build_request(target: Target, worker: int, n: int) -> bytes:
+    head = "Host: 127.0.0.1\r\nUser-Agent: landing-bench\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in target.headers)
+    if target.kind == "thanks":
+        sid = session_id(target.tag, worker, n)
+        path = f"/thanks?session_id={sid}&{UTM}&utm_campaign={target.campaign}"
+        return f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()
+    if target.kind == "webhook":
+        body, signature = signed_event(session_id(target.tag, worker, n))
+        return (
+            f"POST /webhooks/stripe HTTP/1.1\r\n{head}"
+            f"Content-Type: application/json\r\nStripe-Signature: {signature}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+    return f"GET {target.path} HTTP/1.1\r\n{head}\r\n".encode()
+
+
+class _Connection:
+    """A keep-alive HTTP/1.1 connection that reads just the status and body."""
+
+    def __init__(self, port: int, timeout: float = 30.0) -> None:
+        self.port = port
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        self.buffer = b""
+
+    def _recv(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+    def request(self, data: bytes) -> int:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(data)
+        while (end := self.buffer.find(b"\r\n\r\n")) < 0:
+            self._recv()
+        head = self.buffer[:end].lower()
+        self.buffer = self.buffer[end + 4 :]
+        status = int(head[9:12])
+        at = head.find(b"\r\ncontent-length:")
+        if at >= 0:
+            stop = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : stop if stop >= 0 else None])
+            while len(self.buffer) < length:
+                self._recv()
+            self.buffer = self.buffer[length:]
+        elif b"transfer-encoding: chunked" in head:
+            while (end := self.buffer.find(b"\r\n0\r\n\r\n")) < 0:
+                self._recv()
+            self.buffer = self.buffer[end + 7 :]
+        elif status not in (204, 304):
+            raise ConnectionError("a response without a length")
+        if b"\r\nconnection: close" in head:
+            self.close()
+        return status
+
+
+@dataclass
+class LoadResult:
+    """What one load achieved; `rate` is successful requests per second."""
+
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0  # the load generator's own CPU time
+    statuses: Counter[int] = field(default_factory=Counter)
+    first_error: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def extend(self, other: LoadResult) -> None:
+        """Add a later part: counts and times add up."""
+        self.ok += other.ok
+        self.errors += other.errors
+        self.seconds += other.seconds
+        self.cpu += other.cpu
+        self.statuses.update(other.statuses)
+        self.first_error = self.first_error or other.first_error
+
+    def merge(self, other: LoadResult) -> None:
+        """Add a concurrent part: counts add up, the longest time counts."""
+        self.ok += other.ok
+        self.errors += other.errors
+        self.seconds = max(self.seconds, other.seconds)
+        self.cpu += other.cpu
+        self.statuses.update(other.statuses)
+        self.first_error = self.first_error or other.first_error
+
+
+def _load_worker(
+    port: int,
+    target: Target,
+    worker: int,
+    quota: int,
+    start: float,
+    deadline: float,
+    out: LoadResult,
+    lock: threading.Lock,
+) -> None:
+    conn = _Connection(port)
+    mine = LoadResult()
+    n = 0
+    last = start
+    try:
+        while n < quota and time.monotonic() < deadline:
+            data = build_request(target, worker, n)
+            n += 1
+            try:
+                status = conn.request(data)
+            except OSError as exc:
+                mine.errors += 1
+                mine.first_error = mine.first_error or repr(exc)
+                conn.close()
+                continue
+            last = time.monotonic()
+            mine.statuses[status] += 1
+            if status == 200:
+                mine.ok += 1
+            else:
+                mine.errors += 1
+    finally:
+        conn.close()
+    mine.seconds = last - start
+    with lock:
+        out.merge(mine)
+
+
+def _load_process(
+    port: int,
+    target: Target,
+    workers: list[tuple[int, int]],
+    seconds: float,
+    start_at: float,
+    results: Any,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
+    out = LoadResult()
+    lock = threading.Lock()
+    while (wait := start_at - time.time()) > 0:
+        time.sleep(min(wait, 0.05))
+    start = time.monotonic()
+    threads = [
+        threading.Thread(
+            target=_load_worker,
+            args=(port, target, w, q, start, start + seconds, out, lock),
+        )
+        for w, q in workers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.cpu = time.process_time()
+    results.put(out)
+
+
+def run_load(
+    port: int,
+    target: Target,
+    *,
+    seconds: float,
+    requests: int,
+    clients: int = 2,
+    connections: int = 4,
+) -> LoadResult:
+    """Send until `requests` are answered or `seconds` have passed.
+
+    `clients` processes with `connections` keep-alive connections each;
+    worker w sends requests numbered 0, 1, … (so session ids are
+    predictable, see session_id()).
+    """
+    total = clients * connections
+    quotas = [
+        requests // total + (1 if w < requests % total else 0) for w in range(total)
+    ]
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    start_at = time.time() + 0.3
+    processes = [
+        context.Process(
+            target=_load_process,
+            args=(
+                port,
+                target,
+                [(w, quotas[w]) for w in range(c * connections, (c + 1) * connections)],
+                seconds,
+                start_at,
+                results,
+            ),
+            daemon=True,
+        )
+        for c in range(clients)
+    ]
+    merged = LoadResult()
+    try:
+        for process in processes:
+            process.start()
+        pending = len(processes)
+        deadline = time.monotonic() + seconds + 60
+        while pending:
+            try:
+                part: LoadResult = results.get(timeout=1.0)
+            except queue.Empty:
+                if time.monotonic() > deadline or not any(
+                    p.is_alive() for p in processes
+                ):
+                    raise RuntimeError("a load process died or hung") from None
+                continue
+            merged.merge(part)
+            pending -= 1
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.join(2)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    return merged
+
+
+@dataclass
+class Contender:
+    """One side of a comparison: a server and what to send it."""
+
+    name: str
+    server: Gunicorn
+    target: Callable[[str], Target]  # a load's tag -> what it sends
+    total: LoadResult = field(default_factory=LoadResult)
+    server_cpu: float = 0.0  # the server's CPU seconds during measured rounds
+    store_cpu: float = 0.0  # the store's, when alternate() was given a store
+    answered: int = 0  # 200 answers, warm-up included
+
+    @property
+    def cpu_us(self) -> float:
+        """The server's CPU time per successful request, in microseconds."""
+        return self.server_cpu / self.total.ok * 1e6 if self.total.ok else 0.0
+
+    @property
+    def store_cpu_us(self) -> float:
+        """The store's CPU time per successful request, in microseconds."""
+        return self.store_cpu / self.total.ok * 1e6 if self.total.ok else 0.0
+
+
+def alternate(
+    a: Contender,
+    b: Contender,
+    *,
+    rounds: int,
+    seconds: float,
+    requests: int,
+    warmup: float,
+    clients: int,
+    connections: int,
+    store: Any = None,
+) -> list[float]:
+    """Load a and b in turns (a b, b a, a b, …); returns a/b rates per round.
+
+    Turns alternate so that a trend on a shared machine (another job
+    starting, a CPU heating up) touches both alike. Totals go to a.total and
+    b.total; a warm-up load of each comes first and is not measured. Given
+    a redis client of the store, the store's CPU time is charged to the
+    side loading at the time (right for work done before the answer).
+    """
+
+    def load(side: Contender, tag: str, duration: float) -> LoadResult:
+        result = run_load(
+            side.server.port,
+            side.target(tag),
+            seconds=duration,
+            requests=requests,
+            clients=clients,
+            connections=connections,
+        )
+        side.answered += result.ok
+        return result
+
+    for side in (a, b):
+        load(side, "warm", warmup)
+    ratios: list[float] = []
+    for n in range(rounds):
+        rates: dict[str, float] = {}
+        for side in (a, b) if n % 2 == 0 else (b, a):
+            before = side.server.cpu_seconds()
+            store_before = store_cpu_seconds(store) if store is not None else 0.0
+            result = load(side, f"r{n}", seconds)
+            side.server_cpu += side.server.cpu_seconds() - before
+            if store is not None:
+                side.store_cpu += store_cpu_seconds(store) - store_before
+            side.total.extend(result)
+            rates[side.name] = result.rate
+        ratios.append(rates[a.name] / rates[b.name] if rates[b.name] else 0.0)
+        print(
+            f"round {n + 1}: {a.name} {rates[a.name]:7.0f}/s   "
+            f"{b.name} {rates[b.name]:7.0f}/s   ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    for side in (a, b):
+        if side.total.errors:
+            print(
+                f"{side.name}: {side.total.errors} failed requests, statuses "
+                f"{dict(side.total.statuses)} {side.total.first_error}"
+            )
+    return ratios
+
+
+def store_cpu_seconds(client: Any) -> float:
+    """CPU time the store has used so far (INFO cpu)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+# -- waiting and reporting ----------------------------------------------------------
+
+
+def journal_drained(directory: Path) -> bool:
+    """Whether the store has acknowledged every journal line on disk."""
+    for segment in directory.glob("*.jsonl"):
+        try:
+            size = segment.stat().st_size
+            done_file = segment.with_name(segment.name + ".done")
+            done = int(done_file.read_bytes()[:20]) if done_file.exists() else 0
+        except (OSError, ValueError):
+            return False
+        if done < size:
+            return False
+    return True
+
+
+def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000
+
+
+def result_line(**figures: object) -> str:
+    def show(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+        return str(value)
+
+    return "RESULT " + " ".join(f"{k}={show(v)}" for k, v in figures.items())
+
+
+def load_options(
+    parser: argparse.ArgumentParser, clients: int, connections: int
+) -> None:
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=clients,
+        help="load generator processes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=connections,
+        help="keep-alive connections per process (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory and logs"
+    )
