@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import redis
 import stripe
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from landing import Runtime, create_app
 from landing.devserver import EmbeddedServer
@@ -76,6 +78,18 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """The app over real HTTP on a free port; its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, name="live-app", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)
 
 
 def rt(app: Flask) -> Runtime:

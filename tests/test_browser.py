@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -22,7 +21,6 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from conftest import PASSWORD, flush, post_event, session_event
 
@@ -97,18 +95,6 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    """The app over real HTTP on a free port; its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="live-app", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
 
 
 class Visit:

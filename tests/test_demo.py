@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from landing import cli
 from landing.demo import Demo
 from landing.utm import UNATTRIBUTED
 
 from conftest import WEBHOOK_SECRET, campaign_row, flush, scoreboard
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    """The app over real HTTP on a free port; its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="live-app", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
 
 
 def test_scoreboard_shows_what_the_demo_sent(
