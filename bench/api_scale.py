@@ -53,9 +53,17 @@ from bench.harness import (
     timed_gets,
 )
 from landing.events import Outcome
-from landing.store import Store, connect
+from landing.store import Breaker, Store, connect
 
 SOURCES = ("newsletter", "ads", "social")
+OUTCOME_THREADS = 4  # record_outcome calls in flight beside the landings
+
+
+def loading_store(client: Any) -> Store:
+    """A Store for load(): its bulkhead (Breaker.max_waiting, 4 by default,
+    sized for a server's threads) must let every loading thread wait on the
+    store at once, or a call gets StoreUnavailable."""
+    return Store(client, breaker=Breaker(max_waiting=OUTCOME_THREADS + 1))
 
 
 def campaign_name(c: int) -> str:
@@ -119,7 +127,7 @@ def load(
     landed = paid = 0
     started = last_report = time.monotonic()
     total = len(copies) * campaigns * len(days)
-    with ThreadPoolExecutor(4, thread_name_prefix="outcomes") as pool:
+    with ThreadPoolExecutor(OUTCOME_THREADS, thread_name_prefix="outcomes") as pool:
         pending: list[Future[str]] = []
         for copy in copies:
             for landings, outcomes in copy_of_events(
@@ -204,7 +212,7 @@ def main() -> int:
         # The product's own client settings, with room for big batches.
         client = connect(store_server.url)
         client.connection_pool.connection_kwargs["socket_timeout"] = 60
-        store = Store(client)
+        store = loading_store(client)
 
         def grow(copies: range, label: str) -> None:
             started = time.monotonic()

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import os
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask, Response
 
 import landing
 from bench.harness import HOP_HEADERS
 from landing.config import Settings
+from landing.thanks import page
 
 
 def create_app() -> Flask:
@@ -46,16 +47,7 @@ def create_app() -> Flask:
     @app.get("/thanks")
     def thanks() -> Response:
         # landing.thanks.thanks() without its try block (the recording).
-        response = make_response(
-            render_template(
-                "thanks.html",
-                brand=settings.brand_name,
-                continue_url=settings.thanks_continue_url,
-                support_email=settings.support_email,
-            )
-        )
-        response.headers["Cache-Control"] = "no-store, private"
-        return response
+        return page(settings)
 
     # The same after_request hook as the product: the same headers.
     app.after_request(landing._security_headers)

@@ -16,6 +16,7 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -23,7 +24,6 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,9 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import IO, Any
+from typing import Any
 
-from landing.devserver import EmbeddedServer, free_port
+from landing.devserver import EmbeddedServer, GunicornServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "bench-secret-key-not-for-production"
@@ -63,73 +63,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-class Gunicorn:
-    """One gunicorn master with the project's gunicorn.conf.py on 127.0.0.1."""
+class Gunicorn(GunicornServer):
+    """One gunicorn master with the project's gunicorn.conf.py, named for reports."""
 
     def __init__(self, name: str, app: str, env: dict[str, str], log: Path) -> None:
+        super().__init__(env, log, app=app)
         self.name = name
-        self.app = app
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            self.app,
-        ]
-
-    def start(self, ready_path: str, timeout: float = 30.0) -> Gunicorn:
-        self._log_file = self.log.open("ab")
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C is ours to relay, in order
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn ({self.name}) exited at start:\n{self.log_tail()}"
-                )
-            try:
-                if fetch(self.port, ready_path, timeout=2.0).status == 200:
-                    return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"gunicorn ({self.name}) not ready in {timeout:.0f} s:\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM: workers drain their journals (worker_exit) and exit."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                # The group is the one start_new_session made for this master.
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
 
     def cpu_seconds(self) -> float:
         """CPU time the master and its live workers have used so far (Linux)."""
@@ -146,11 +85,7 @@ class Gunicorn:
         return sum(process_cpu_seconds(pid) for pid in pids)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.tail(lines)
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -450,10 +385,15 @@ class LoadResult:
     cpu: float = 0.0  # the load generator's own CPU time
     statuses: Counter[int] = field(default_factory=Counter)
     first_error: str = ""
+    latencies: list[float] = field(default_factory=list)  # s, per 200 answer
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        """The p-th percentile (0-100) of the 200 answers' latency, in ms."""
+        return percentile_ms(self.latencies, p)
 
     def extend(self, other: LoadResult) -> None:
         """Add a later part: counts and times add up."""
@@ -463,6 +403,7 @@ class LoadResult:
         self.cpu += other.cpu
         self.statuses.update(other.statuses)
         self.first_error = self.first_error or other.first_error
+        self.latencies += other.latencies
 
     def merge(self, other: LoadResult) -> None:
         """Add a concurrent part: counts add up, the longest time counts."""
@@ -472,6 +413,7 @@ class LoadResult:
         self.cpu += other.cpu
         self.statuses.update(other.statuses)
         self.first_error = self.first_error or other.first_error
+        self.latencies += other.latencies
 
 
 def _load_worker(
@@ -492,6 +434,7 @@ def _load_worker(
         while n < quota and time.monotonic() < deadline:
             data = build_request(target, worker, n)
             n += 1
+            sent_at = time.perf_counter()
             try:
                 status = conn.request(data)
             except OSError as exc:
@@ -503,6 +446,7 @@ def _load_worker(
             mine.statuses[status] += 1
             if status == 200:
                 mine.ok += 1
+                mine.latencies.append(time.perf_counter() - sent_at)
             else:
                 mine.errors += 1
     finally:
@@ -724,6 +668,15 @@ def wait_until(check: Callable[[], bool], timeout: float, every: float = 0.02) -
 
 def median_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
+
+
+def percentile_ms(times: list[float], p: float) -> float:
+    """The p-th percentile (0-100, nearest rank) of seconds, in ms; 0 if none."""
+    if not times:
+        return 0.0
+    ordered = sorted(times)
+    rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))
+    return ordered[rank] * 1000
 
 
 def result_line(**figures: object) -> str:

@@ -36,7 +36,6 @@ import random
 import shutil
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,11 +45,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
 import stripe
 
-from landing.devserver import EmbeddedServer, free_port
+from landing.devserver import EmbeddedServer, GunicornServer, free_port
 from landing.store import Store, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,63 +61,6 @@ CAMPAIGNS = ("spring_sale", "newsletter", "retarget", "partner", "launch")
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-class Gunicorn:
-    """The product as the Procfile runs it, on 127.0.0.1."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> None:
-        self._log = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "landing.wsgi:app",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited at start; see {self.log}")
-            try:
-                if call(self.port, "GET", "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn not ready in {timeout:.0f} s")
-            time.sleep(0.1)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
 
 def call(
@@ -442,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         WEB_CONCURRENCY="2",
         PYTHONDONTWRITEBYTECODE="1",
     )
-    app = Gunicorn(env, tmp / "gunicorn.log")
+    app = GunicornServer(env, tmp / "gunicorn.log")
     failed = True
     try:
         valkey.start()

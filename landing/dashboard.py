@@ -44,8 +44,8 @@ from landing.scoreboard import (
     rows,
     scoreboard_json,
     select,
+    summed,
     today_in,
-    total,
 )
 from landing.store import CampaignDetail, StoreError
 from landing.utm import NONE, UNATTRIBUTED, UTM_VALUE
@@ -98,23 +98,37 @@ class ResponseCache:
         self.size = size
         self._entries: OrderedDict[tuple[str, ...], tuple[int, float, str, Response]]
         self._entries = OrderedDict()
+        self._building: set[tuple[str, ...]] = set()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, ...], version: int) -> tuple[str, Response] | None:
+        """A build to answer with, or None: then the caller builds one.
+
+        While one thread rebuilds a view, the others keep answering with the
+        previous build instead of building the same thing in parallel.
+        """
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 return None
             built_version, built_at, etag, response = entry
-            if built_version != version and monotonic() - built_at > self.max_age:
+            fresh = built_version == version or monotonic() - built_at <= self.max_age
+            if not fresh and key not in self._building:
+                self._building.add(key)  # this caller rebuilds; put() clears it
                 return None
             self._entries.move_to_end(key)
             return etag, response
+
+    def abandon(self, key: tuple[str, ...]) -> None:
+        """The build failed: let the next caller try."""
+        with self._lock:
+            self._building.discard(key)
 
     def put(
         self, key: tuple[str, ...], version: int, etag: str, response: Response
     ) -> None:
         with self._lock:
+            self._building.discard(key)
             self._entries[key] = (version, monotonic(), etag, response)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
@@ -151,11 +165,18 @@ def _conditional(build: Callable[[Query], Response]) -> Response:
     else:
         etag = f"{version}-{hashlib.sha256(view.encode()).hexdigest()[:16]}"
         query.etag = etag
-        built = build(query)
+        try:
+            built = build(query)
+        except BaseException:
+            if polling:
+                _cache().abandon(key)
+            raise
         built.set_etag(etag, weak=True)
         built.headers["Cache-Control"] = "private, no-cache"
         if polling and built.status_code == 200 and not built.is_streamed:
             _cache().put(key, version, etag, built)
+        elif polling:
+            _cache().abandon(key)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
         response.set_etag(etag, weak=True)
@@ -256,10 +277,12 @@ def _csv_response(lines: Iterator[str], name: str) -> Response:
 def campaigns_csv() -> Response:
     """The scoreboard as a spreadsheet; revenue in major units per currency."""
     query = Query()
-    ranked, _, _ = select(
-        rows(runtime().store.scoreboard(query.mode, query.days)),
-        search=request.args.get("q", "")[:150],
-    )
+    needle = request.args.get("q", "")[:150].strip().lower()
+    ranked = [
+        (name, c)
+        for name, c in rows(runtime().store.scoreboard(query.mode, query.days))
+        if needle in name.lower()
+    ]
     currencies = sorted({cur for _, c in ranked for cur in c.revenue})
     header = ["campaign", "landings", "conversions", "pending", "failed"]
     header += [f"revenue_{cur}" for cur in currencies]
@@ -464,48 +487,44 @@ def _page(template: str, fragment: str, query: Query, **context: Any) -> Respons
 def dashboard() -> Response:
     def build(query: Query) -> Response:
         rt = runtime()
-        ranked = rows(rt.store.scoreboard(query.mode, query.days))
+        by_campaign = rt.store.scoreboard(query.mode, query.days)
         sort = request.args.get("sort", "")
-        currencies = sorted(
-            {cur for _, c in ranked for cur in c.revenue},
-            key=lambda cur: -sum(c.revenue.get(cur, 0) for _, c in ranked),
-        )
+        desc = request.args.get("dir", "desc") != "asc"
+        revenue = summed(by_campaign.values()).revenue
+        currencies = sorted(revenue, key=lambda cur: -revenue[cur])
         columns = COLUMNS + [
             (f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies
         ]
         if sort not in {key for key, _ in columns}:
             sort = ""
-        desc = request.args.get("dir", "desc") != "asc"
-        matching, shown, pages = select(
-            ranked,
+        shown = select(
+            by_campaign,
             search=request.args.get("q", "")[:150],
             sort=sort,
             descending=desc,
             page=_int_arg("page", 1),
             per_page=PER_PAGE,
         )
-        totals = total(c for _, c in ranked)
-        first_run = (
-            not ranked and query.span.all_time and not rt.store.daily(query.mode)
-        )
+        first_run = shown.totals.empty and query.span.all_time
+        unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
         board = {
             "first_run": first_run,
             "webhooks_ready": bool(rt.settings.webhook_secrets),
             "base_url": request.host_url.rstrip("/"),
             "test_url": url_for("dashboard.dashboard", mode="test"),
-            "totals": totals,
-            "shown_totals": total(c for _, c in matching),
-            "coverage": _coverage(ranked),
+            "totals": shown.totals,
+            "shown_totals": shown.shown_totals,
+            "coverage": _coverage(shown.totals.conversions, unattributed),
             "charts": _charts(rt.store.daily(query.mode), query, currencies),
             "currencies": currencies,
             "columns": columns,
-            "rows": shown,
-            "matching": len(matching),
+            "rows": shown.rows,
+            "matching": shown.matching,
             "q": request.args.get("q", "")[:150],
             "sort": sort,
             "desc": desc,
-            "page": min(max(_int_arg("page", 1), 1), pages),
-            "pages": pages,
+            "page": shown.number,
+            "pages": shown.pages,
             "range_label": _range_label(query),
             "sort_url": lambda key: _url(
                 sort=key, dir=_next_direction(key, sort, desc), page=None
@@ -582,13 +601,9 @@ def _int_arg(name: str, default: int) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 9 else default
 
 
-def _coverage(ranked: list[tuple[str, Counters]]) -> float | None:
+def _coverage(paid: int, unattributed: int) -> float | None:
     """Share of paid sessions whose landing arrived; None with no payments."""
-    paid = sum(c.conversions for _, c in ranked)
-    if not paid:
-        return None
-    unattributed = sum(c.conversions for n, c in ranked if n == UNATTRIBUTED)
-    return (paid - unattributed) / paid
+    return (paid - unattributed) / paid if paid else None
 
 
 def _presets(query: Query) -> list[tuple[str, str, bool]]:

@@ -8,15 +8,20 @@ started, so a fresh machine needs nothing but Python.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import IO, Self
 
 import redis
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class EmbeddedServerError(RuntimeError):
@@ -149,3 +154,100 @@ class EmbeddedServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class GunicornServer:
+    """The product as the Procfile runs it, on 127.0.0.1 (tests and benchmarks)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: str | os.PathLike[str],
+        *,
+        app: str = "landing.wsgi:app",
+        port: int | None = None,
+    ) -> None:
+        self.env = env
+        self.log = Path(log)
+        self.app = app
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "gunicorn",
+            "--config", str(ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{self.port}",
+            self.app,
+        ]  # fmt: skip
+
+    def start(
+        self, ready_path: str = "/healthz", *, any_answer: bool = False,
+        timeout: float = 30.0,
+    ) -> Self:  # fmt: skip
+        """Start and wait until ready_path answers 200 (or anything at all)."""
+        self._log_file = self.log.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own command
+            self.command(),
+            cwd=ROOT,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: a kill reaches every worker
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise EmbeddedServerError(f"gunicorn exited at start:\n{self.tail()}")
+            with contextlib.suppress(OSError):
+                status = self._status(ready_path)
+                if any_answer or status == 200:
+                    return self
+            if time.monotonic() > deadline:
+                raise EmbeddedServerError(f"gunicorn not ready:\n{self.tail()}")
+            time.sleep(0.05)
+
+    def _status(self, path: str) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2.0)
+        try:
+            connection.request("GET", path)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    def terminate(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM, as a deploy does (workers drain their journals); the exit code."""
+        process = self.process
+        if process is None:
+            return None
+        code: int | None = None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = process.wait(timeout)
+        else:
+            code = process.returncode
+        self.kill()
+        return code
+
+    stop = terminate
+
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once, as a crash does."""
+        process, self.process = self.process, None
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])

@@ -8,6 +8,7 @@ import time
 from flask import Blueprint, Response, make_response, render_template, request
 
 from landing import runtime
+from landing.config import Settings
 from landing.scoreboard import day_of
 from landing.utm import landing_entry, parse_query
 
@@ -36,6 +37,11 @@ def thanks() -> Response:
     except Exception:
         # The customer has paid: they get their page even if we fail to count.
         log.exception("landing not recorded")
+    return page(settings)
+
+
+def page(settings: Settings) -> Response:
+    """The thank-you page itself (also served bare by bench/bare_app.py)."""
     response = make_response(
         render_template(
             "thanks.html",

@@ -10,24 +10,20 @@ What is asserted is what customers, Stripe and marketers would see.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import redis
 
-from landing.devserver import EmbeddedServer, free_port
+from landing.devserver import EmbeddedServer, GunicornServer, free_port
 from landing.store import Store, connect
 
 from conftest import AUTH, PASSWORD, WEBHOOK_SECRET, session_event, signed
@@ -43,77 +39,6 @@ RECOVERY = 15.0
 
 
 # -- processes ----------------------------------------------------------------
-
-
-class Gunicorn:
-    """One gunicorn master (and its workers), started like the Procfile does."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
-
-    def start(self, timeout: float = 20.0) -> Gunicorn:
-        self._log_file = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "landing.wsgi:app",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: kill -9 of all of it
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited at start:\n{self.log_text()}")
-            try:
-                # Any answer will do: the store may be down on purpose.
-                request(self.port, "GET", "/healthz", timeout=2.0)
-                return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn not ready:\n{self.log_text()}")
-            time.sleep(0.05)
-
-    def terminate(self, timeout: float = 20.0) -> int:
-        """SIGTERM, as a deploy does; returns the master's exit status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        finally:
-            self.kill()
-
-    def kill(self) -> None:
-        """SIGKILL to the master and every worker at once, as a crash does."""
-        if self.process is None:
-            return
-        # The whole group: a worker the master left behind would still hold
-        # its journal segment's lock.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-        self.process = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @dataclass
@@ -233,9 +158,9 @@ def journal_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def launch(
     valkey: EmbeddedServer, journal_dir: Path, tmp_path: Path
-) -> Iterator[Callable[[], Gunicorn]]:
+) -> Iterator[Callable[[], GunicornServer]]:
     """Start gunicorn servers on the store and journal; all stopped at the end."""
-    started: list[Gunicorn] = []
+    started: list[GunicornServer] = []
     home = tmp_path / "home"  # gunicorn's control socket goes under $HOME
     home.mkdir()
     env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
@@ -251,10 +176,11 @@ def launch(
         PYTHONDONTWRITEBYTECODE="1",
     )
 
-    def start() -> Gunicorn:
-        server = Gunicorn(env, tmp_path / f"gunicorn-{len(started)}.log")
+    def start() -> GunicornServer:
+        server = GunicornServer(env, tmp_path / f"gunicorn-{len(started)}.log")
         started.append(server)
-        return server.start()
+        # Any answer will do: the store may be down on purpose.
+        return server.start(any_answer=True, timeout=20)
 
     try:
         yield start
@@ -293,7 +219,7 @@ def healthy(port: int) -> int:
 
 
 def test_store_down_then_back_counts_everything_once(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn]
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer]
 ) -> None:
     app = launch()
     wait_for(lambda: healthy(app.port), lambda s: s == 200, 10, "healthz")
@@ -326,7 +252,7 @@ def test_store_down_then_back_counts_everything_once(
 
 
 def test_store_back_but_full_then_fine_recovers_by_itself(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn]
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer]
 ) -> None:
     """An outage opens the breakers; the store returns full (OOM), then frees up.
 
@@ -368,7 +294,7 @@ def test_store_back_but_full_then_fine_recovers_by_itself(
 
 @pytest.mark.parametrize("hang", ["sigstop", "client_pause"])
 def test_hanging_store_never_slows_thanks(
-    hang: str, valkey: EmbeddedServer, launch: Callable[[], Gunicorn]
+    hang: str, valkey: EmbeddedServer, launch: Callable[[], GunicornServer]
 ) -> None:
     app = launch()
     wait_for(lambda: healthy(app.port), lambda s: s == 200, 10, "healthz")
@@ -436,7 +362,7 @@ def test_hanging_store_never_slows_thanks(
 
 
 def test_sigterm_while_store_down_keeps_the_journal_for_the_next_start(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn], journal_dir: Path
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer], journal_dir: Path
 ) -> None:
     first = launch()
     valkey.kill()
@@ -450,7 +376,7 @@ def test_sigterm_while_store_down_keeps_the_journal_for_the_next_start(
     assert left, "no journal segment left on disk"
     kept = journal_text(journal_dir)
     assert all(sid in kept for sid in ids)
-    log = first.log_text()
+    log = first.log.read_text(errors="replace")
     assert "journal keeps" in log and "unsent bytes for the next start" in log
     assert "Traceback" not in log
 
@@ -469,7 +395,7 @@ def test_sigterm_while_store_down_keeps_the_journal_for_the_next_start(
 
 
 def test_sigterm_while_store_up_drains_the_journal_before_exit(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn], journal_dir: Path
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer], journal_dir: Path
 ) -> None:
     app = launch()
     ids = [f"cs_live_term_up_{i}" for i in range(30)]
@@ -483,7 +409,7 @@ def test_sigterm_while_store_up_drains_the_journal_before_exit(
 
 
 def test_kill_9_of_the_whole_app_loses_and_doubles_nothing(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn]
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer]
 ) -> None:
     first = launch()
     ids = [f"cs_live_kill_{i}" for i in range(60)]
@@ -507,7 +433,7 @@ def test_kill_9_of_the_whole_app_loses_and_doubles_nothing(
 
 
 def test_damaged_journal_counts_the_good_lines_and_logs_the_bad(
-    valkey: EmbeddedServer, launch: Callable[[], Gunicorn], journal_dir: Path
+    valkey: EmbeddedServer, launch: Callable[[], GunicornServer], journal_dir: Path
 ) -> None:
     first = launch()
     valkey.kill()
@@ -537,7 +463,7 @@ def test_damaged_journal_counts_the_good_lines_and_logs_the_bad(
     wait_for(lambda: segment.exists(), lambda exists: not exists, 10, "replayed")
     time.sleep(0.5)
     assert counts(second.port, "damage") == (len(ids) + 1, 0)
-    log = second.log_text()
+    log = second.log.read_text(errors="replace")
     assert log.count("journal: skipping an unreadable line") == 3, log
     assert "journal: skipping a torn last line" in log, log
     assert "cs_live_damage" not in log  # no session id in a log line

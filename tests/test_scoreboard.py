@@ -1,0 +1,123 @@
+"""What the numbers mean and how they read: pure rules, many cases."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from landing.scoreboard import (
+    MAX_RANGE_DAYS,
+    BadQuery,
+    Counters,
+    csv_cell,
+    format_money,
+    parse_range,
+    plain_amount,
+    rows,
+    select,
+)
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown", "plain"),
+    [
+        (500, "jpy", "¥500", "500"),
+        (4000, "usd", "$40.00", "40.00"),
+        (1250, "kwd", "KWD1.250", "1.250"),
+        (123456, "eur", "€1,234.56", "1234.56"),
+        (5, "usd", "$0.05", "0.05"),
+        (99, "krw", "₩99", "99"),
+        (1000, "bhd", "BHD1.000", "1.000"),
+    ],
+)
+def test_each_currency_in_its_own_precision(
+    amount: int, currency: str, shown: str, plain: str
+) -> None:
+    assert format_money(amount, currency) == shown
+    assert plain_amount(amount, currency) == plain
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("spring", "spring"),
+        ("-SUM", "'-SUM"),
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        (-5, "-5"),  # a number stays a number
+        (None, ""),
+    ],
+)
+def test_csv_cells_never_start_a_formula(value: object, cell: str) -> None:
+    assert csv_cell(value) == cell
+
+
+def test_rows_follow_conversions_then_landings_and_hide_empty_campaigns() -> None:
+    ranked = rows(
+        {
+            "a": {"landings": 9, "conversions": 1},
+            "b": {"landings": 1, "conversions": 2},
+            "c": {"landings": 5, "conversions": 1},
+            "gone": {},
+        }
+    )
+    assert [name for name, _ in ranked] == ["b", "a", "c"]
+
+
+def test_select_pages_sorts_and_searches_on_raw_counters() -> None:
+    board = {
+        f"camp_{i:02d}": {"landings": i, "conversions": i % 3, "revenue:usd": i * 100}
+        for i in range(1, 61)
+    }
+    first = select(board, per_page=50)
+    assert (first.pages, first.matching, len(first.rows)) == (2, 60, 50)
+    assert first.rows[0][0] == "camp_59"  # most conversions, then landings
+    assert first.totals.landings == sum(range(1, 61))
+    assert first.totals.revenue == {"usd": sum(range(1, 61)) * 100}
+    last = select(board, page=99, per_page=50)
+    assert (last.number, len(last.rows)) == (2, 10)
+    by_name = select(board, sort="campaign", descending=False)
+    assert by_name.rows[0][0] == "camp_01"
+    by_revenue = select(board, sort="revenue_usd")
+    assert by_revenue.rows[0] == ("camp_60", Counters(60, 0, 0, 0, {"usd": 6000}))
+    found = select(board, search="CAMP_4")
+    assert {n for n, _ in found.rows} == {f"camp_4{i}" for i in range(10)}
+    assert found.shown_totals.landings == sum(range(40, 50))
+    assert found.totals == first.totals  # the totals row of everything stays
+
+
+@pytest.mark.parametrize(
+    ("raw_from", "raw_to", "first", "last"),
+    [
+        (None, None, None, None),
+        ("2026-11-01", "2026-11-30", date(2026, 11, 1), date(2026, 11, 30)),
+        ("2026-11-20", None, date(2026, 11, 20), TODAY),
+        ("2026-12-05", None, date(2026, 12, 5), date(2026, 12, 5)),
+        ("2026-11-27", "2026-11-27", TODAY, TODAY),
+    ],
+)
+def test_ranges(
+    raw_from: str | None, raw_to: str | None, first: date | None, last: date | None
+) -> None:
+    span = parse_range(raw_from, raw_to, TODAY)
+    assert (span.first, span.last) == (first, last)
+
+
+def test_a_range_with_only_to_reaches_back_as_far_as_allowed() -> None:
+    span = parse_range(None, "2026-11-27", TODAY)
+    days = span.days(TODAY)
+    assert days is not None and len(days) == MAX_RANGE_DAYS and days[-1] == TODAY
+
+
+@pytest.mark.parametrize(
+    ("raw_from", "raw_to"),
+    [("2026-11-30", "2026-11-01"), ("20261101", None), ("2020-01-01", "2026-01-01")],
+)
+def test_bad_ranges(raw_from: str, raw_to: str | None) -> None:
+    with pytest.raises(BadQuery):
+        parse_range(raw_from, raw_to, TODAY)
