@@ -11,10 +11,13 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 # gthread: each worker serves many requests at once with threads. The
 # thank-you page does no network I/O (landings go to a local journal), so a
-# thread is busy for about a millisecond; dashboards poll with ETags and get
-# a 304 after one Redis read. A dozen open dashboards therefore hold no
-# thread between polls, and customers never queue behind them. Processes
-# give CPU parallelism; threads cover waits on Redis for webhooks and APIs.
+# thread is busy for about a millisecond. Open dashboards poll every 750 ms:
+# a poll is one Redis read and then a 304 or a build shared by every poller
+# of that view in the worker (at most one build per view per 750 ms), so a
+# dozen dashboards hold no thread between polls. A hanging Redis can hold at
+# most four threads per worker (the store's bulkhead), so at least four stay
+# free for customers. Processes give CPU parallelism; threads cover waits on
+# Redis for webhooks and the API.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))

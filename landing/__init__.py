@@ -70,7 +70,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         retention_days=settings.session_retention_days,
     )
 
-    def send(entries: list[dict[str, object]]) -> None:
+    def send(entries: list[str]) -> None:
         results = store.record_landings(entries, settings.landing_rate_limit)
         limited = results.count("limited")
         if limited:

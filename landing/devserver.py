@@ -67,7 +67,9 @@ class EmbeddedServer:
         port: int | None = None,
         persistent: bool = False,
         extra_args: tuple[str, ...] = (),
+        binary: str | None = None,
     ) -> None:
+        self.binary = binary
         self.directory = Path(directory)
         self.port = port or free_port()
         self.persistent = persistent
@@ -80,7 +82,7 @@ class EmbeddedServer:
 
     def command(self) -> list[str]:
         return [
-            server_binary(),
+            self.binary or server_binary(),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),

@@ -31,7 +31,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Entry = dict[str, Any]
-Sink = Callable[[list[Entry]], None]
+# The sink gets each valid line's JSON text as written: checked, not re-encoded.
+Sink = Callable[[list[str]], None]
 
 SUFFIX = ".jsonl"
 DONE = ".done"
@@ -44,6 +45,7 @@ class _Segment:
         self.path = path
         self.fd = fd
         self.done = _read_done(path)
+        self._done_fd = -1
 
     @classmethod
     def create(cls, directory: Path) -> _Segment:
@@ -76,12 +78,10 @@ class _Segment:
 
     def mark_done(self, offset: int) -> None:
         self.done = offset
-        done_path = self.path.with_name(self.path.name + DONE)
-        fd = os.open(done_path, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, b"%020d" % offset, 0)
-        finally:
-            os.close(fd)
+        if self._done_fd < 0:
+            done_path = self.path.with_name(self.path.name + DONE)
+            self._done_fd = os.open(done_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.pwrite(self._done_fd, b"%020d" % offset, 0)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -91,6 +91,9 @@ class _Segment:
         self.close()
 
     def close(self) -> None:
+        if self._done_fd >= 0:
+            os.close(self._done_fd)
+            self._done_fd = -1
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -115,7 +118,7 @@ class Journal:
         validate: Callable[[Any], bool] = lambda e: isinstance(e, dict),
         max_bytes: int = 256 * 1024 * 1024,
         batch_size: int = 500,
-        batch_window: float = 0.05,
+        batch_window: float = 0.1,
         rotate_bytes: int = 4 * 1024 * 1024,
         adopt_every: float = 5.0,
     ) -> None:
@@ -312,18 +315,18 @@ class Journal:
                         self._flushed += consumed
                         self._progress.notify_all()
 
-    def _batches(self, data: bytes) -> Iterator[tuple[list[Entry], int]]:
-        batch: list[Entry] = []
+    def _batches(self, data: bytes) -> Iterator[tuple[list[str], int]]:
+        batch: list[str] = []
         consumed = 0
         for line in data.splitlines(keepends=True):
             consumed += len(line)
             try:
-                entry = json.loads(line)
-                valid = self.validate(entry)
+                text = line.decode("utf-8").rstrip("\n")
+                valid = self.validate(json.loads(text))
             except (ValueError, TypeError, AttributeError):
                 valid = False
             if valid:
-                batch.append(entry)
+                batch.append(text)
             elif line.strip():
                 log.warning(
                     "journal: skipping an unreadable line (%d bytes)", len(line)

@@ -199,13 +199,17 @@ class Store:
 
     @guarded
     def record_landings(
-        self, landings: Sequence[Mapping[str, Any]], rate_limit: int
+        self, landings: Sequence[Mapping[str, Any] | str], rate_limit: int
     ) -> list[str]:
-        """Count journal entries; one round trip for the whole batch."""
+        """Count journal entries (dicts, or their JSON text as the journal
+        keeps it); one round trip for the whole batch."""
         if not landings:
             return []
         args: list[Any] = [_now_ms(), self.retention_seconds, rate_limit]
-        args += [json.dumps(e, separators=(",", ":")) for e in landings]
+        args += [
+            e if isinstance(e, str) else json.dumps(e, separators=(",", ":"))
+            for e in landings
+        ]
         return cast(list[str], self._landings(args=args))
 
     @guarded

@@ -44,7 +44,7 @@ class _Zero:
 
 
 def journal_for(store: Store, directory: Path, **kw: Any) -> Journal:
-    def send(batch: list[dict[str, Any]]) -> None:
+    def send(batch: list[str]) -> None:
         store.record_landings(batch, 0)
 
     return Journal(directory, send, validate=valid_entry, **kw)
@@ -155,7 +155,7 @@ def test_a_live_processes_segment_is_never_adopted(
     store: Store, tmp_path: Path
 ) -> None:
     # The sink refuses everything, as if the store were down.
-    def refuse(batch: list[dict[str, Any]]) -> None:
+    def refuse(batch: list[str]) -> None:
         raise ConnectionError("down")
 
     owner = Journal(tmp_path, refuse, validate=valid_entry)
@@ -200,7 +200,7 @@ def test_a_torn_last_line_and_garbage_are_skipped_and_logged(
 def test_a_journal_over_its_bound_drops_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def refuse(batch: list[dict[str, Any]]) -> None:
+    def refuse(batch: list[str]) -> None:
         raise ConnectionError("down")
 
     journal = Journal(tmp_path, refuse, validate=valid_entry, max_bytes=2000)

@@ -1,4 +1,8 @@
-"""rediss:// to the store, through a TLS proxy with a certificate made here.
+"""rediss:// to the store, with a certificate made here.
+
+The embedded Valkey is built without TLS, so every machine tests through a
+TLS proxy in front of it; where a TLS-enabled redis-server is installed (CI
+has Debian's), the same checks also run against the server's own TLS port.
 
 Managed add-ons present self-signed certificates (SPEC §2): with
 REDIS_TLS_VERIFY=false the app must work, with verification on it must refuse
@@ -8,7 +12,10 @@ whose CA the URL names with ``ssl_ca_certs``.
 
 from __future__ import annotations
 
+import os
+import shutil
 import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -19,7 +26,7 @@ from flask import Flask
 from tlsproxy import TLSProxy
 
 from landing import create_app
-from landing.devserver import EmbeddedServer
+from landing.devserver import EmbeddedServer, free_port
 from landing.store import Store, connect
 
 from conftest import (
@@ -124,3 +131,78 @@ def test_verification_on_trusts_the_ca_named_in_the_url(
     assert (row["landings"], row["conversions"]) == (1, 1)
     assert proxy.handshakes > 0
     assert proxy.failed_handshakes == 0
+
+
+def tls_redis_server() -> str | None:
+    """A redis-server or valkey-server on PATH built with TLS, if any."""
+    for name in ("redis-server", "valkey-server"):
+        path = shutil.which(name)
+        if path:
+            probe = subprocess.run(
+                [path, "--tls-port", "0", "--tls-cert-file", "/nonexistent"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            if b"TLS support" not in probe.stdout + probe.stderr:
+                return path
+    return None
+
+
+@pytest.fixture
+def native_tls(ca: trustme.CA, tmp_path: Path) -> Iterator[tuple[int, EmbeddedServer]]:
+    """A redis-server speaking TLS itself, with a certificate from our CA."""
+    binary = tls_redis_server()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI has Debian's redis-server, built with TLS: not found")
+        pytest.skip("no TLS-enabled redis-server on PATH (the proxy tests cover TLS)")
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = (tmp_path / n for n in ("c.pem", "k.pem", "ca.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    tls_port = free_port()
+    server = EmbeddedServer(
+        tmp_path / "native",
+        binary=binary,
+        extra_args=(
+            "--tls-port",
+            str(tls_port),
+            "--tls-cert-file",
+            str(cert_file),
+            "--tls-key-file",
+            str(key_file),
+            "--tls-ca-cert-file",
+            str(ca_file),
+            "--tls-auth-clients",
+            "no",
+        ),
+    ).start()
+    try:
+        yield tls_port, server
+    finally:
+        server.stop()
+
+
+def test_a_tls_enabled_redis_server_itself(
+    native_tls: tuple[int, EmbeddedServer], ca_file: Path, tmp_path: Path
+) -> None:
+    tls_port, _ = native_tls
+    relaxed = tls_app(
+        f"rediss://127.0.0.1:{tls_port}/0", tmp_path / "a", REDIS_TLS_VERIFY="false"
+    )
+    trusted = tls_app(
+        f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={quote(str(ca_file), safe='')}",
+        tmp_path / "b",
+    )
+    refused = tls_app(f"rediss://127.0.0.1:{tls_port}/0", tmp_path / "c")
+    try:
+        assert land_and_pay(relaxed, "cs_live_native_a", "native") == 200
+        assert land_and_pay(trusted, "cs_live_native_b", "native") == 200
+        row = campaign_row(scoreboard(trusted.test_client()), "native")
+        assert row is not None and (row["landings"], row["conversions"]) == (2, 2)
+        assert refused.test_client().get("/healthz").status_code == 503
+    finally:
+        for app in (relaxed, trusted, refused):
+            rt(app).journal.close(timeout=1)
