@@ -364,7 +364,7 @@ class Journal:
     def _after_fork_in_child(self) -> None:
         """A forked child must not share its parent's segment or thread."""
         if self._segment is not None:
-            os.close(self._segment.fd)  # the parent keeps its lock
+            self._segment.close()  # our copies only: the parent keeps its lock
         self._segment = None
         self._thread = None
         self._reset_sync()

@@ -240,3 +240,28 @@ def test_app_without_a_store_keeps_landings_for_later(
         wait_for(lambda: landings(store, "waited") == 5)
     finally:
         up.extensions["landing"].journal.close()
+
+
+def test_a_forked_child_keeps_its_own_segment_and_flusher(
+    store: Store, tmp_path: Path
+) -> None:
+    # As under gunicorn --preload: the app (and its journal) is made before
+    # the workers fork; each worker must write and send on its own.
+    journal = journal_for(store, tmp_path)
+    journal.append(entry("cs_live_parent"))
+    assert journal.flush(10)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        code = 2
+        try:
+            code = 0 if journal.append(entry("cs_live_child")) else 1
+            code = code or (0 if journal.flush(10) else 3)
+            journal.close(2)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert landings(store) == 2
+    assert journal.append(entry("cs_live_parent_again")) and journal.flush(10)
+    assert landings(store) == 3
+    journal.close()
