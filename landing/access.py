@@ -47,7 +47,9 @@ class LoginThrottle:
         with self._lock:
             if len(self._failures) >= self.size and address not in self._failures:
                 self._failures.pop(next(iter(self._failures)))  # forget the oldest
-            self._recent(address).append(monotonic())
+            recent = self._recent(address)
+            recent.append(monotonic())
+            self._failures[address] = recent
 
     def succeeded(self, address: str) -> None:
         with self._lock:
@@ -55,8 +57,11 @@ class LoginThrottle:
 
     def _recent(self, address: str) -> list[float]:
         cutoff = monotonic() - self.window
-        recent = [t for t in self._failures.get(address, []) if t > cutoff]
-        self._failures[address] = recent
+        recent = [t for t in self._failures.get(address, ()) if t > cutoff]
+        if recent:
+            self._failures[address] = recent
+        else:
+            self._failures.pop(address, None)  # nothing kept for the innocent
         return recent
 
 

@@ -109,7 +109,7 @@ def run(port: int | None) -> None:
 @main.command()
 @click.option(
     "--url",
-    default="http://127.0.0.1:8000",
+    default=f"http://127.0.0.1:{os.environ.get('PORT') or 8000}",
     show_default=True,
     help="The running server to send traffic to.",
 )

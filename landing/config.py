@@ -106,7 +106,9 @@ class Settings:
             support_email=env.get("SUPPORT_EMAIL", "").strip(),
             landing_rate_limit=_int(env, "LANDING_RATE_LIMIT", 60),
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
-            session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 90, 1),
+            # Shorter than a bank debit's settlement, and a pending session
+            # would expire before its payment and then count again.
+            session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 90, 30),
             journal_dir=env.get("JOURNAL_DIR", "").strip() or "instance/journal",
             journal_max_bytes=_int(
                 env, "JOURNAL_MAX_BYTES", 256 * 1024 * 1024, 1024 * 1024

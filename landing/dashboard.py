@@ -415,10 +415,13 @@ def _rate(c: Counters) -> str:
     return "—" if rate is None else f"{rate:.1%}"
 
 
+# The query arguments the dashboard's pages understand; links keep only these.
+PAGE_ARGS = ("from", "to", "mode", "q", "sort", "dir", "page")
+
+
 def _url(endpoint: str | None = None, **changes: Any) -> str:
     """This page's URL with some arguments changed (None removes one)."""
-    args: dict[str, Any] = request.args.to_dict()
-    args.pop("fragment", None)
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k in PAGE_ARGS}
     for name, value in changes.items():
         if value is None or value == "":
             args.pop(name, None)

@@ -84,10 +84,12 @@ class _Segment:
         os.pwrite(self._done_fd, b"%020d" % offset, 0)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.with_name(self.path.name + DONE).unlink()
+        # The segment first: a crash in between leaves a harmless .done,
+        # never a sent segment without its progress (replayed from byte 0).
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.with_name(self.path.name + DONE).unlink()
         self.close()
 
     def close(self) -> None:

@@ -23,7 +23,11 @@ for i = 4, #ARGV do
     local prev = tonumber(redis.call('GET', vkey) or '')
     if prev and math.abs(e.ts - prev) < window_ms then result = 'duplicate' end
   end
-  if result == 'counted' and limit > 0 and type(e.client) == 'string' then
+  -- A landing that joins a payment Stripe already confirmed is no inflation:
+  -- it is never limited (customers behind one NAT share an address).
+  local joins_payment = skey and redis.call('HEXISTS', skey, 'status') == 1
+  if result == 'counted' and limit > 0 and type(e.client) == 'string'
+      and not joins_payment then
     local rkey = PREFIX .. 'ratelimit:' .. e.client .. ':' .. math.floor(e.ts / 60000)
     local n = redis.call('INCR', rkey)
     if n == 1 then redis.call('EXPIRE', rkey, 120) end

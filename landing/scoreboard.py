@@ -129,9 +129,12 @@ def _parse_day(name: str, raw: str | None) -> date | None:
     try:
         if len(raw) != 10:
             raise ValueError
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise BadQuery(f"`{name}` must be a date as YYYY-MM-DD") from None
+    if not 1970 <= day.year <= 9998:  # before Stripe, or past date arithmetic
+        raise BadQuery(f"`{name}` must be between 1970-01-01 and 9998-12-31")
+    return day
 
 
 def parse_mode(raw: str | None) -> str:

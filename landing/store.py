@@ -323,25 +323,37 @@ class Store:
     def sessions(
         self, mode: str, start_ms: float, end_ms: float, page: int = 500
     ) -> Iterator[tuple[str, dict[str, str]]]:
-        """Sessions first seen in [start_ms, end_ms), page by page."""
+        """Sessions first seen in [start_ms, end_ms), page by page.
+
+        Pages follow the score, not an offset: writes trim the index's old
+        end while an export runs, and an offset would then skip rows.
+        """
         index = f"{PREFIX}{mode}:sessions"
-        offset = 0
+        low = start_ms
+        skip: set[str] = set()  # already sent, at the score `low`
         while True:
-            ids = cast(
-                list[str],
+            want = page + len(skip)
+            batch = cast(
+                list[tuple[str, float]],
                 self.redis.zrangebyscore(
-                    index, start_ms, f"({end_ms}", start=offset, num=page
+                    index, low, f"({end_ms}", start=0, num=want, withscores=True
                 ),
             )
-            if not ids:
+            fresh = [sid for sid, _ in batch if sid not in skip]
+            if fresh:
+                pipe = self.redis.pipeline(transaction=False)
+                for sid in fresh:
+                    pipe.hgetall(f"{PREFIX}{mode}:session:{sid}")
+                for sid, record in zip(fresh, pipe.execute(), strict=True):
+                    if record:  # expired since the index was read
+                        yield sid, record
+            if len(batch) < want:
                 return
-            pipe = self.redis.pipeline(transaction=False)
-            for sid in ids:
-                pipe.hgetall(f"{PREFIX}{mode}:session:{sid}")
-            for sid, record in zip(ids, pipe.execute(), strict=True):
-                if record:  # expired since the index was read
-                    yield sid, record
-            offset += len(ids)
+            last = batch[-1][1]
+            if last != low:
+                skip = set()
+            low = last
+            skip.update(sid for sid, score in batch if score == last)
 
     @guarded
     def session(self, mode: str, session_id: str) -> dict[str, str]:

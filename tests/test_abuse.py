@@ -242,3 +242,27 @@ def test_signed_replays_of_a_stale_event_are_refused(client: FlaskClient) -> Non
     )
     response = client.post("/webhooks/stripe", data=body, headers=headers)
     assert response.status_code == 400
+
+
+def test_a_landing_that_joins_a_confirmed_payment_is_never_limited(
+    limited: Flask,
+) -> None:
+    client = limited.test_client()
+    for i in range(3):  # the address's whole minute
+        client.get(f"/thanks?session_id=cs_live_nat{i}&utm_campaign=nat")
+    post_event(client, session_event("cs_live_paid_nat"))
+    client.get("/thanks?session_id=cs_live_paid_nat&utm_campaign=nat")
+    client.get("/thanks?session_id=cs_live_unpaid_nat&utm_campaign=nat")
+    flush(limited)
+    row = campaign_row(scoreboard(client), "nat")
+    assert row is not None
+    assert (row["landings"], row["conversions"]) == (4, 1)  # the unpaid 5th: no
+
+
+def test_requests_without_credentials_leave_nothing_behind(
+    app: Flask, client: FlaskClient
+) -> None:
+    for i in range(50):
+        client.get("/api/campaigns", environ_overrides={"REMOTE_ADDR": f"10.0.0.{i}"})
+    throttle = app.extensions["landing_logins"]
+    assert throttle._failures == {}

@@ -21,6 +21,7 @@ BASE = {"REDIS_URL": "redis://127.0.0.1:6399/0", "SECRET_KEY": "k"}
         (BASE | {"LANDING_RATE_LIMIT": "lots"}, "LANDING_RATE_LIMIT"),
         (BASE | {"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS"),
         (BASE | {"REDIS_TLS_VERIFY": "maybe"}, "REDIS_TLS_VERIFY"),
+        (BASE | {"SESSION_RETENTION_DAYS": "7"}, "SESSION_RETENTION_DAYS"),
         (BASE | {"THANKS_CONTINUE_URL": "javascript:alert(1)"}, "THANKS_CONTINUE_URL"),
     ],
 )
