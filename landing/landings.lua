@@ -1,7 +1,7 @@
 -- Count a batch of landings from the journal, atomically and idempotently.
 -- ARGV[1] now (ms), ARGV[2] session retention (s), ARGV[3] landings one
 -- client may add per minute (0: no limit), ARGV[4..] one JSON landing each:
--- {id, ts (ms), day, mode, sid?, visitor?, client?, campaign?, source?, ...}.
+-- {ts (ms), day, mode, sid? or visitor, client?, campaign?, source?, ...}.
 -- Returns one word per landing: counted, duplicate or limited.
 local now_ms = tonumber(ARGV[1])
 local retention = tonumber(ARGV[2])
