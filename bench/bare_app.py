@@ -1,10 +1,12 @@
 """The thank-you page WITHOUT recording: the baseline of thanks_throughput.py.
 
 Run with the same command as the product:
-``gunicorn --config gunicorn.conf.py bench.bare_app:app``. It serves GET
-/thanks with the same Flask, template, context and headers as landing's
-view, minus the recording (query parsing and the journal append). With
-BENCH_BASELINE=bytes it instead replays the exact status, headers and body
+``gunicorn --config gunicorn.conf.py bench.bare_app:app``. By default
+(BENCH_BASELINE=app) it is the product itself, built by landing.create_app
+with the same blueprints, journal thread and store client, whose /thanks
+view only renders the page: the comparison isolates the recording.
+BENCH_BASELINE=rendered is a two-route Flask app rendering the same page,
+and BENCH_BASELINE=bytes replays the exact status, headers and body
 of a real /thanks response saved in BENCH_THANKS_REPLY (a JSON file): no
 template rendering either, the strictest baseline.
 """
@@ -24,6 +26,13 @@ from landing.thanks import page
 
 def create_app() -> Flask:
     settings = Settings.from_env()
+    baseline = os.environ.get("BENCH_BASELINE", "app")
+    if baseline == "app":
+        product = landing.create_app()
+        # The same app, its /thanks without the recording.
+        product.view_functions["thanks.thanks"] = lambda: page(settings)
+        return product
+
     app = Flask(
         __name__,
         template_folder=str(landing.ROOT / "templates"),
@@ -31,7 +40,7 @@ def create_app() -> Flask:
     )
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
 
-    if os.environ.get("BENCH_BASELINE", "rendered") == "bytes":
+    if baseline == "bytes":
         with open(os.environ["BENCH_THANKS_REPLY"]) as file:
             saved = json.load(file)
         body = saved["body"].encode()

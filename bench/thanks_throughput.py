@@ -68,9 +68,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, unmeasured")
     parser.add_argument(
         "--baseline",
-        choices=("rendered", "bytes"),
-        default="rendered",
-        help="bare app renders the template (default) or replays saved bytes",
+        choices=("app", "rendered", "bytes"),
+        default="app",
+        help="the product with a /thanks that only renders (default), a two-route "
+        "app rendering the same page, or saved bytes replayed",
     )
     load_options(parser, clients=2, connections=4)
     args = parser.parse_args()
