@@ -31,6 +31,7 @@ from landing.access import marketers_only
 from landing.chart import Chart, bar_chart
 from landing.scoreboard import (
     BREAKDOWNS,
+    SORTABLE,
     BadQuery,
     Counters,
     Range,
@@ -44,7 +45,6 @@ from landing.scoreboard import (
     rows,
     scoreboard_json,
     select,
-    summed,
     today_in,
 )
 from landing.store import CampaignDetail, StoreError
@@ -182,6 +182,8 @@ def _conditional(build: Callable[[Query], Response]) -> Response:
         response.set_etag(etag, weak=True)
         response.headers["Cache-Control"] = "private, no-cache"
         return response
+    if not polling:
+        return built  # a build of its own: nobody else holds it
     return Response(
         built.get_data(),
         status=built.status_code,
@@ -391,14 +393,15 @@ def _iso(ms: str | None, zone: Any) -> str:
 # -- HTML ---------------------------------------------------------------------------
 
 PER_PAGE = 50
-COLUMNS = [
-    ("campaign", "Campaign"),
-    ("landings", "Landings"),
-    ("conversions", "Conversions"),
-    ("rate", "Conv. rate"),
-    ("pending", "Pending"),
-    ("failed", "Failed"),
-]
+LABELS = {
+    "campaign": "Campaign",
+    "landings": "Landings",
+    "conversions": "Conversions",
+    "rate": "Conv. rate",
+    "pending": "Pending",
+    "failed": "Failed",
+}
+COLUMNS = [(key, LABELS[key]) for key in SORTABLE]
 BREAKDOWN_LABELS = {
     "source": "source",
     "medium": "medium",
@@ -491,23 +494,16 @@ def dashboard() -> Response:
     def build(query: Query) -> Response:
         rt = runtime()
         by_campaign = rt.store.scoreboard(query.mode, query.days)
-        sort = request.args.get("sort", "")
         desc = request.args.get("dir", "desc") != "asc"
-        revenue = summed(by_campaign.values()).revenue
-        currencies = sorted(revenue, key=lambda cur: -revenue[cur])
-        columns = COLUMNS + [
-            (f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies
-        ]
-        if sort not in {key for key, _ in columns}:
-            sort = ""
         shown = select(
             by_campaign,
             search=request.args.get("q", "")[:150],
-            sort=sort,
+            sort=request.args.get("sort", ""),
             descending=desc,
             page=_int_arg("page", 1),
             per_page=PER_PAGE,
         )
+        sort, currencies = shown.sort, shown.currencies
         first_run = shown.totals.empty and query.span.all_time
         unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
         board = {
@@ -520,7 +516,8 @@ def dashboard() -> Response:
             "coverage": _coverage(shown.totals.conversions, unattributed),
             "charts": _charts(rt.store.daily(query.mode), query, currencies),
             "currencies": currencies,
-            "columns": columns,
+            "columns": COLUMNS
+            + [(f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies],
             "rows": shown.rows,
             "matching": shown.matching,
             "q": request.args.get("q", "")[:150],

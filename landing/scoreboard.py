@@ -49,18 +49,6 @@ class Counters:
             revenue=dict(sorted(revenue.items())) if len(revenue) > 1 else revenue,
         )
 
-    def __add__(self, other: Counters) -> Counters:
-        revenue = dict(self.revenue)
-        for currency, amount in other.revenue.items():
-            revenue[currency] = revenue.get(currency, 0) + amount
-        return Counters(
-            landings=self.landings + other.landings,
-            conversions=self.conversions + other.conversions,
-            pending=self.pending + other.pending,
-            failed=self.failed + other.failed,
-            revenue=dict(sorted(revenue.items())),
-        )
-
     @property
     def empty(self) -> bool:
         return not (
@@ -165,22 +153,6 @@ def rows(by_campaign: Mapping[str, Mapping[str, int]]) -> list[tuple[str, Counte
     return out
 
 
-def total(counters: Iterable[Counters]) -> Counters:
-    """Counters added up; revenue per currency, never across currencies."""
-    landings = conversions = pending = failed = 0
-    revenue: dict[str, int] = {}
-    for c in counters:  # plain sums: this runs for every campaign on a poll
-        landings += c.landings
-        conversions += c.conversions
-        pending += c.pending
-        failed += c.failed
-        for currency, amount in c.revenue.items():
-            revenue[currency] = revenue.get(currency, 0) + amount
-    return Counters(
-        landings, conversions, pending, failed, dict(sorted(revenue.items()))
-    )
-
-
 def scoreboard_json(
     by_campaign: Mapping[str, Mapping[str, int]], span: Range, timezone: str
 ) -> dict[str, Any]:
@@ -191,7 +163,7 @@ def scoreboard_json(
         "to": span.last.isoformat() if span.last else None,
         "timezone": timezone,
         "campaigns": [{"campaign": name, **c.as_json()} for name, c in ranked],
-        "totals": total(c for _, c in ranked).as_json(),
+        "totals": summed(by_campaign.values()).as_json(),
     }
 
 
@@ -268,6 +240,10 @@ def summed(metrics: Iterable[Mapping[str, int]]) -> Counters:
     return Counters.from_metrics(out)
 
 
+# Scoreboard columns that sort, besides one `revenue_<currency>` per currency.
+SORTABLE = ("campaign", "landings", "conversions", "rate", "pending", "failed")
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of the scoreboard table, with the totals it needs."""
@@ -278,6 +254,8 @@ class Page:
     matching: int
     totals: Counters  # every campaign in the range
     shown_totals: Counters  # the campaigns matching the search
+    currencies: list[str]  # of the revenue columns, most revenue first
+    sort: str  # the column sorted by, "" for the SPEC's order
 
 
 def select(
@@ -293,9 +271,15 @@ def select(
 
     Works on the raw counters and reads only the shown page as Counters, so
     a poll of a scoreboard with 10,000 campaigns stays cheap. Without a sort
-    key the SPEC's order (conversions, then landings) stands.
+    key, or with one that is not a column, the SPEC's order (conversions,
+    then landings) stands.
     """
     present = [(n, m) for n, m in by_campaign.items() if any(m.values())]
+    totals = summed(m for _, m in present)
+    revenue = totals.revenue
+    currencies = sorted(revenue, key=lambda cur: -revenue[cur])
+    if sort not in SORTABLE and sort.removeprefix("revenue_") not in currencies:
+        sort = ""
     needle = search.strip().lower()
     matching = [r for r in present if needle in r[0].lower()] if needle else present
     if sort:
@@ -305,7 +289,6 @@ def select(
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(page, 1), pages)
     start = (page - 1) * per_page
-    totals = summed(m for _, m in present)
     return Page(
         rows=[
             (n, Counters.from_metrics(m)) for n, m in matching[start : start + per_page]
@@ -315,4 +298,6 @@ def select(
         matching=len(matching),
         totals=totals,
         shown_totals=summed(m for _, m in matching) if needle else totals,
+        currencies=currencies,
+        sort=sort,
     )

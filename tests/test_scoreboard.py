@@ -121,3 +121,13 @@ def test_a_range_with_only_to_reaches_back_as_far_as_allowed() -> None:
 def test_bad_ranges(raw_from: str, raw_to: str | None) -> None:
     with pytest.raises(BadQuery):
         parse_range(raw_from, raw_to, TODAY)
+
+
+@pytest.mark.parametrize("sort", ["", "revenue_eur", "nonsense", "__class__"])
+def test_only_real_columns_sort(sort: str) -> None:
+    board = {"a": {"landings": 1, "revenue:usd": 900}, "b": {"conversions": 1}}
+    page = select(board, sort=sort)
+    assert page.sort == ""  # no such column: the SPEC's order
+    assert [name for name, _ in page.rows] == ["b", "a"]
+    assert page.currencies == ["usd"]
+    assert select(board, sort="revenue_usd").sort == "revenue_usd"
