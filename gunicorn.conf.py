@@ -12,9 +12,10 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # gthread: each worker serves many requests at once with threads. The
 # thank-you page does no network I/O (landings go to a local journal), so a
 # thread is busy for about a millisecond. Open dashboards poll every 750 ms:
-# a poll is one Redis read and then a 304 or a build shared by every poller
-# of that view in the worker (at most one build per view per 750 ms), so a
-# dozen dashboards hold no thread between polls. A hanging Redis can hold at
+# a poll is one Redis read answered with a 304 or with the view's last build,
+# which every worker and instance shares through Redis (at most one build per
+# view per 750 ms in all), so a dozen dashboards cost about what one does and
+# hold no thread between polls. A hanging Redis can hold at
 # most four threads per worker (the store's bulkhead), so at least four stay
 # free for customers. Processes give CPU parallelism; threads cover waits on
 # Redis for webhooks and the API.

@@ -17,8 +17,8 @@ in alternating rounds (A B, B A, …) on the same server:
   phases, each with the ETag of a page load made once before the rounds.
 
 While /thanks traffic lands, every number changes all the time, so polls
-get new builds (200) at most every 750 ms per view and server process
-(ResponseCache) and 304s in between.
+get a new build (200) of their view at most every 750 ms, one build shared
+by every server process (landing.dashboard._poll), and 304s in between.
 
 Output: one line per round, then /thanks requests/s and p99 latency alone
 and with dashboards, their ratio (the budget: at least 0.90), the polls

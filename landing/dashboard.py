@@ -6,19 +6,15 @@ import csv
 import hashlib
 import io
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from time import monotonic
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     jsonify,
     render_template,
     request,
@@ -47,7 +43,7 @@ from landing.scoreboard import (
     select,
     today_in,
 )
-from landing.store import CampaignDetail, StoreError
+from landing.store import Build, CampaignDetail, StoreError
 from landing.utm import NONE, UNATTRIBUTED, UTM_VALUE
 
 bp = Blueprint("dashboard", __name__)
@@ -83,63 +79,13 @@ def store_unavailable(exc: StoreError) -> tuple[Response, int]:
     return jsonify(error="the store is unavailable; try again shortly"), 503
 
 
-class ResponseCache:
-    """Built live parts of this process, shared by everyone polling one view.
-
-    A dozen open dashboards on the same view cost one build per change, and
-    under steady traffic (a change every moment) at most one build per
-    `max_age` seconds: pollers get the last build, at most that old. The
-    poll interval (dashboard.js) plus `max_age` plus the journal's batch
-    window stays under the 2 s SPEC §4 promises.
-    """
-
-    def __init__(self, max_age: float = 0.75, size: int = 32) -> None:
-        self.max_age = max_age
-        self.size = size
-        self._entries: OrderedDict[tuple[str, ...], tuple[int, float, str, Response]]
-        self._entries = OrderedDict()
-        self._building: set[tuple[str, ...]] = set()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, ...], version: int) -> tuple[str, Response] | None:
-        """A build to answer with, or None: then the caller builds one.
-
-        While one thread rebuilds a view, the others keep answering with the
-        previous build instead of building the same thing in parallel.
-        """
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            built_version, built_at, etag, response = entry
-            fresh = built_version == version or monotonic() - built_at <= self.max_age
-            if not fresh and key not in self._building:
-                self._building.add(key)  # this caller rebuilds; put() clears it
-                return None
-            self._entries.move_to_end(key)
-            return etag, response
-
-    def abandon(self, key: tuple[str, ...]) -> None:
-        """The build failed: let the next caller try."""
-        with self._lock:
-            self._building.discard(key)
-
-    def put(
-        self, key: tuple[str, ...], version: int, etag: str, response: Response
-    ) -> None:
-        with self._lock:
-            self._building.discard(key)
-            self._entries[key] = (version, monotonic(), etag, response)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-
-def _cache() -> ResponseCache:
-    cache: ResponseCache = current_app.extensions.setdefault(
-        "landing_responses", ResponseCache()
-    )
-    return cache
+# A poll may be answered from a build of older numbers for this long; it is
+# also the least time between two builds of one view, across every server
+# process and instance. dashboard.js's poll interval plus this plus the
+# journal's batch window stays under the 2 s SPEC §4 promises.
+LIVE_MAX_AGE_MS = 750
+# A shared build lives this long after its last rebuild: nobody polls it then.
+LIVE_KEEP_SECONDS = 300
 
 
 def _conditional(build: Callable[[Query], Response]) -> Response:
@@ -150,45 +96,69 @@ def _conditional(build: Callable[[Query], Response]) -> Response:
     after a page load is already a 304.
     """
     query = Query()
-    version = runtime().store.version(query.mode)
     args = sorted(
         f"{k}={v}" for k, v in request.args.items(multi=True) if k != "fragment"
     )
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
-    # Only the dashboards' live part may be answered from a recent build;
-    # a page load and the API always show the store as it is (SPEC §5).
-    polling = bool(request.args.get("fragment"))
-    key = (view, request.args.get("fragment", ""))
-    cached = _cache().get(key, version) if polling else None
-    if cached is not None:
-        etag, built = cached
-    else:
-        etag = f"{version}-{hashlib.sha256(view.encode()).hexdigest()[:16]}"
-        query.etag = etag
-        try:
-            built = build(query)
-        except BaseException:
-            if polling:
-                _cache().abandon(key)
-            raise
-        built.set_etag(etag, weak=True)
-        built.headers["Cache-Control"] = "private, no-cache"
-        if polling and built.status_code == 200 and not built.is_streamed:
-            _cache().put(key, version, etag, built)
-        elif polling:
-            _cache().abandon(key)
+    digest = hashlib.sha256(view.encode()).hexdigest()[:16]
+    if request.args.get("fragment"):
+        return _poll(build, query, digest)
+    # A page load and the API always show the store as it is (SPEC §5).
+    version = runtime().store.version(query.mode)
+    query.etag = etag = f"{version}-{digest}"
     if request.if_none_match.contains_weak(etag):
-        response = Response(status=304)
-        response.set_etag(etag, weak=True)
-        response.headers["Cache-Control"] = "private, no-cache"
-        return response
-    if not polling:
-        return built  # a build of its own: nobody else holds it
-    return Response(
-        built.get_data(),
-        status=built.status_code,
-        headers=list(built.headers.items()),
-    )
+        return _not_modified(etag)
+    return _with_etag(build(query), etag)
+
+
+def _poll(build: Callable[[Query], Response], query: Query, digest: str) -> Response:
+    """A dashboard's live part, built at most once per LIVE_MAX_AGE_MS.
+
+    Every server process answers polls of one view from the build kept in
+    the store: a dozen dashboards cost one build per change, and under
+    steady traffic (a change every moment) one per LIVE_MAX_AGE_MS, however
+    many workers and instances serve them. Whoever claims the rebuild makes
+    it; the others answer with the last build meanwhile.
+    """
+    store = runtime().store
+    version, shared = store.live_view(query.mode, digest)
+    stale = shared is not None and shared.version != version
+    if shared is None or (
+        stale and store.claim_view(query.mode, digest, LIVE_MAX_AGE_MS)
+    ):
+        query.etag = etag = f"{version}-{digest}"
+        response = build(query)
+        if response.status_code != 200 or response.is_streamed:
+            return _with_etag(response, etag)
+        shared = Build(
+            version, etag, response.content_type, response.get_data(as_text=True)
+        )
+        store.keep_view(query.mode, digest, shared, LIVE_KEEP_SECONDS)
+    if request.if_none_match.contains_weak(shared.etag):
+        return _not_modified(shared.etag)
+    # A client whose page load saw newer numbers than the last build keeps
+    # them, rather than going back until the next build (unless the store
+    # was emptied since: then its version is behind the client's).
+    for tag in request.if_none_match.as_set(include_weak=True):
+        held, _, held_digest = tag.partition("-")
+        if (
+            held_digest == digest
+            and held.isdigit()
+            and shared.version < int(held) <= version
+        ):
+            return _not_modified(tag)
+    response = Response(shared.body, content_type=shared.content_type)
+    return _with_etag(response, shared.etag)
+
+
+def _with_etag(response: Response, etag: str) -> Response:
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _not_modified(etag: str) -> Response:
+    return _with_etag(Response(status=304), etag)
 
 
 # -- JSON -------------------------------------------------------------------------

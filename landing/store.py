@@ -15,6 +15,9 @@ that falls to zero is deleted):
 - ``landing:{m}:sessions``         sorted set: session id by first sighting (ms)
 - ``landing:{m}:visitor:{digest}`` a session-less landing, for 30 minutes
 - ``landing:{m}:version``          bumped on every change (the API's ETag)
+- ``landing:{m}:view:{digest}``    a dashboard's live part as last built, shared
+  by every server process polling that view: version, etag, type, body
+- ``landing:{m}:view:{digest}:claim`` held (for a moment) by whoever rebuilds it
 - ``landing:{m}:day-versions``     ``{d}``: bumped when that day's counters change
 - ``landing:ratelimit:{digest}:{minute}`` landings one client added
 
@@ -170,6 +173,16 @@ def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
 
 
 @dataclass(frozen=True)
+class Build:
+    """A rendered live view kept in the store for every server process."""
+
+    version: int  # the mode's version read before it was built
+    etag: str
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True)
 class CampaignDetail:
     """One campaign's raw counters: totals, per day, per breakdown value."""
 
@@ -242,6 +255,46 @@ class Store:
     def version(self, mode: str) -> int:
         """Changes whenever any number of this mode changes."""
         return int(cast(str | None, self.redis.get(f"{PREFIX}{mode}:version")) or 0)
+
+    @guarded
+    def live_view(self, mode: str, view: str) -> tuple[int, Build | None]:
+        """The mode's version and the view's last build, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(f"{PREFIX}{mode}:version")
+        pipe.hgetall(f"{PREFIX}{mode}:view:{view}")
+        version, fields = pipe.execute()
+        build = None
+        if fields:
+            build = Build(
+                version=int(fields["version"]),
+                etag=fields["etag"],
+                content_type=fields["type"],
+                body=fields["body"],
+            )
+        return int(version or 0), build
+
+    @guarded
+    def claim_view(self, mode: str, view: str, milliseconds: int) -> bool:
+        """True for one caller per `milliseconds`: that one rebuilds the view."""
+        key = f"{PREFIX}{mode}:view:{view}:claim"
+        return bool(self.redis.set(key, "1", nx=True, px=milliseconds))
+
+    @guarded
+    def keep_view(self, mode: str, view: str, build: Build, seconds: int) -> None:
+        """Share a build of the view; it is dropped when nobody polls it."""
+        key = f"{PREFIX}{mode}:view:{view}"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(
+            key,
+            mapping={
+                "version": build.version,
+                "etag": build.etag,
+                "type": build.content_type,
+                "body": build.body,
+            },
+        )
+        pipe.expire(key, seconds)
+        pipe.execute()
 
     @guarded
     def scoreboard(self, mode: str, days: Sequence[date] | None) -> dict[str, Metrics]:

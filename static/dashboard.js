@@ -1,8 +1,8 @@
 // Keeps the scoreboard live: asks for its live part every 750 ms with the
 // ETag it holds; the server answers 304 (one Redis read) until a number
 // changes, then sends the new part, which replaces the old one in place.
-// The server may answer from a build up to 750 ms old (ResponseCache), so a
-// landing shows within 2 s of the customer's page.
+// The server may answer from a build up to 750 ms old, shared by every open
+// dashboard on the view, so a landing shows within 2 s of the customer's page.
 (function () {
   "use strict";
   var board = document.getElementById("board");
