@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -288,17 +289,20 @@ def select(
         sort = ""
     needle = search.strip().lower()
     matching = [r for r in present if needle in r[0].lower()] if needle else present
-    if sort:
-        matching.sort(key=lambda r: _sort_key(r[0], r[1], sort), reverse=descending)
-    else:
-        matching.sort(key=_spec_order)
     pages = max(1, -(-len(matching) // per_page))
     page = min(max(page, 1), pages)
     start = (page - 1) * per_page
+    # Only the rows up to this page need ordering: a partial sort (equal to
+    # sorted(...)[:n]) is several times cheaper with 10,000 campaigns.
+    if sort:
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        ranked = pick(
+            start + per_page, matching, key=lambda r: _sort_key(r[0], r[1], sort)
+        )
+    else:
+        ranked = heapq.nsmallest(start + per_page, matching, key=_spec_order)
     return Page(
-        rows=[
-            (n, Counters.from_metrics(m)) for n, m in matching[start : start + per_page]
-        ],
+        rows=[(n, Counters.from_metrics(m)) for n, m in ranked[start:]],
         number=page,
         pages=pages,
         matching=len(matching),

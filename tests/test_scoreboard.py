@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from landing.scoreboard import (
     MAX_RANGE_DAYS,
+    SORTABLE,
     BadQuery,
     Counters,
     csv_cell,
@@ -131,3 +135,56 @@ def test_only_real_columns_sort(sort: str) -> None:
     assert [name for name, _ in page.rows] == ["b", "a"]
     assert page.currencies == ["usd"]
     assert select(board, sort="revenue_usd").sort == "revenue_usd"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    board=st.dictionaries(
+        st.text("abcAB_", min_size=1, max_size=4),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "landings": st.integers(0, 5),
+                "conversions": st.integers(0, 3),
+                "revenue:usd": st.integers(0, 900),
+            },
+        ),
+        max_size=40,
+    ),
+    sort=st.sampled_from([*SORTABLE, "revenue_usd", ""]),
+    descending=st.booleans(),
+    per_page=st.integers(1, 7),
+)
+def test_every_page_is_its_slice_of_the_whole_table_sorted(
+    board: dict[str, dict[str, int]], sort: str, descending: bool, per_page: int
+) -> None:
+    """Pages are cut from a partial sort; together they are the full order."""
+    everything = select(board, sort=sort, descending=descending, per_page=10**6)
+    order = [name for name, _ in everything.rows]
+    assert sorted(order) == sorted(n for n, m in board.items() if any(m.values()))
+    if everything.sort == "":  # the SPEC's order, whatever was asked
+        want = [name for name, _ in rows(board)]
+        assert order == want
+    else:
+        keys = [_column(n, c, everything.sort) for n, c in everything.rows]
+        assert keys == sorted(keys, reverse=descending)
+    pages = select(board, per_page=per_page).pages
+    cut = [
+        name
+        for n in range(1, pages + 1)
+        for name, _ in select(
+            board, sort=sort, descending=descending, page=n, per_page=per_page
+        ).rows
+    ]
+    assert cut == order
+
+
+def _column(name: str, c: Counters, key: str) -> tuple[Any, str]:
+    """What a column shows, then the name: the order a click promises."""
+    if key == "campaign":
+        return (name.lower(), name)
+    if key == "rate":
+        return (c.conversion_rate or 0.0, name)
+    if key.startswith("revenue_"):
+        return (c.revenue.get(key.removeprefix("revenue_"), 0), name)
+    return (getattr(c, key), name)
