@@ -105,6 +105,7 @@ class Bench:
         self.keep = keep
         self.tmp = Path()
         self.store: EmbeddedServer | None = None
+        self.more_stores: list[EmbeddedServer] = []  # start_another_store()
         self.servers: list[Gunicorn] = []
         self._old_term: Any = None
 
@@ -134,6 +135,11 @@ class Bench:
                 print(
                     f"--- {server.name} log ---\n{server.log_tail()}", file=sys.stderr
                 )
+        for store in self.more_stores:
+            try:
+                store.stop()
+            except Exception as error:
+                print(f"could not stop a store: {error}", file=sys.stderr)
         if self.store is not None:
             try:
                 self.store.stop()
@@ -149,6 +155,16 @@ class Bench:
     def start_store(self) -> EmbeddedServer:
         self.store = EmbeddedServer(self.tmp / "store")
         return self.store.start()
+
+    def start_another_store(self, name: str) -> EmbeddedServer:
+        """One more private store, in its own directory, stopped on exit too.
+
+        Servers still get the first store's REDIS_URL unless given another:
+        start_server(name, REDIS_URL=store.url).
+        """
+        store = EmbeddedServer(self.tmp / name)
+        self.more_stores.append(store)  # before start(): stopped even if it fails
+        return store.start()
 
     @property
     def journal_dir(self) -> Path:
