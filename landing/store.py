@@ -264,7 +264,8 @@ class Store:
         pipe.hgetall(f"{PREFIX}{mode}:view:{view}")
         version, fields = pipe.execute()
         build = None
-        if fields:
+        complete = {"etag", "type", "body"} <= fields.keys()
+        if complete and fields.get("version", "").isdigit():  # else: rebuild it
             build = Build(
                 version=int(fields["version"]),
                 etag=fields["etag"],

@@ -439,3 +439,17 @@ def test_the_export_pages_by_score_with_ties_and_no_row_twice(
     store.redis.zrem("landing:live:sessions", *ids)
     ids += [sid for sid, _ in export]
     assert sorted(ids) == [f"cs_live_x{i:02d}" for i in range(12)]
+
+
+def test_a_damaged_shared_build_is_rebuilt_not_served(
+    app: Flask, client: FlaskClient
+) -> None:
+    seed(app, client)
+    client.get(LIVE, headers=AUTH)
+    server = rt(app).store.redis
+    (key,) = server.keys("landing:live:view:*[^m]")  # the build, not its claim
+    server.hset(key, mapping={"version": "x"})
+    server.hdel(key, "body")
+    answer = client.get(LIVE, headers=AUTH)
+    assert answer.status_code == 200 and conversions_shown(answer) == 3
+    assert server.hget(key, "body")  # shared again, whole
