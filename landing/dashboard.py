@@ -84,7 +84,8 @@ def store_unavailable(exc: StoreError) -> tuple[Response, int]:
 # process and instance. dashboard.js's poll interval plus this plus the
 # journal's batch window stays under the 2 s SPEC §4 promises.
 LIVE_MAX_AGE_MS = 750
-# A shared build lives this long after its last rebuild: nobody polls it then.
+# A shared build is dropped this long after its last rebuild; a view polled
+# that long without a change is then built again, once.
 LIVE_KEEP_SECONDS = 300
 
 
@@ -96,9 +97,9 @@ def _conditional(build: Callable[[Query], Response]) -> Response:
     after a page load is already a 304.
     """
     query = Query()
-    args = sorted(
-        f"{k}={v}" for k, v in request.args.items(multi=True) if k != "fragment"
-    )
+    # The view: what its pages show depends on, and nothing else, so that
+    # made-up arguments do not make more builds to keep.
+    args = sorted(f"{k}={v[:150]}" for k, v in request.args.items() if k in PAGE_ARGS)
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
     digest = hashlib.sha256(view.encode()).hexdigest()[:16]
     if request.args.get("fragment"):
@@ -112,20 +113,20 @@ def _conditional(build: Callable[[Query], Response]) -> Response:
 
 
 def _poll(build: Callable[[Query], Response], query: Query, digest: str) -> Response:
-    """A dashboard's live part, built at most once per LIVE_MAX_AGE_MS.
+    """A dashboard's live part, rebuilt at most once per LIVE_MAX_AGE_MS.
 
     Every server process answers polls of one view from the build kept in
     the store: a dozen dashboards cost one build per change, and under
     steady traffic (a change every moment) one per LIVE_MAX_AGE_MS, however
     many workers and instances serve them. Whoever claims the rebuild makes
-    it; the others answer with the last build meanwhile.
+    it; the others answer with the last build meanwhile. (When there is no
+    build at all, as on a view's first poll, every poller then builds; and
+    a build slower than the claim may be kept after a newer one, which the
+    next rebuild corrects and the no-going-back rule hides meanwhile.)
     """
     store = runtime().store
     version, shared = store.live_view(query.mode, digest)
-    stale = shared is not None and shared.version != version
-    if shared is None or (
-        stale and store.claim_view(query.mode, digest, LIVE_MAX_AGE_MS)
-    ):
+    if shared is None or (shared.version != version and _claim(query.mode, digest)):
         query.etag = etag = f"{version}-{digest}"
         response = build(query)
         if response.status_code != 200 or response.is_streamed:
@@ -133,7 +134,10 @@ def _poll(build: Callable[[Query], Response], query: Query, digest: str) -> Resp
         shared = Build(
             version, etag, response.content_type, response.get_data(as_text=True)
         )
-        store.keep_view(query.mode, digest, shared, LIVE_KEEP_SECONDS)
+        try:
+            store.keep_view(query.mode, digest, shared, LIVE_KEEP_SECONDS)
+        except StoreError as exc:  # e.g. the store is full: answer anyway
+            log.warning("live view not shared: %s", type(exc).__name__)
     if request.if_none_match.contains_weak(shared.etag):
         return _not_modified(shared.etag)
     # A client whose page load saw newer numbers than the last build keeps
@@ -143,12 +147,24 @@ def _poll(build: Callable[[Query], Response], query: Query, digest: str) -> Resp
         held, _, held_digest = tag.partition("-")
         if (
             held_digest == digest
+            and held.isascii()
             and held.isdigit()
+            and len(held) < 19
             and shared.version < int(held) <= version
         ):
             return _not_modified(tag)
     response = Response(shared.body, content_type=shared.content_type)
     return _with_etag(response, shared.etag)
+
+
+def _claim(mode: str, digest: str) -> bool:
+    """Whether this caller rebuilds the view; if the store cannot say, the
+    last build will do for this poll."""
+    try:
+        return runtime().store.claim_view(mode, digest, LIVE_MAX_AGE_MS)
+    except StoreError as exc:
+        log.warning("live view rebuild not claimed: %s", type(exc).__name__)
+        return False
 
 
 def _with_etag(response: Response, etag: str) -> Response:
