@@ -97,7 +97,10 @@ class Breaker:
                         "the store failed just now; not waiting on it"
                     )
                 self._trial = trial = True  # half-open: this caller tries
-        if not self._slots.acquire(timeout=0.05):
+        # A slot frees within milliseconds while the store answers, but its
+        # holder may wait that long again for the GIL behind a big build:
+        # 0.25 s covers that, and is still far below socket_timeout.
+        if not self._slots.acquire(timeout=0.25):
             if trial:
                 with self._lock:
                     self._trial = False
