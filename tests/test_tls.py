@@ -18,6 +18,7 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -75,20 +76,27 @@ def land_and_pay(app: Flask, session_id: str, campaign: str) -> int:
     return int(post_event(client, session_event(session_id)).status_code)
 
 
+def counted_over(app: Flask, session_id: str, campaign: str) -> dict[str, Any]:
+    """Health, a landing and its payment through the app's TLS store; the
+    campaign's scoreboard row as it reads back."""
+    try:
+        assert app.test_client().get("/healthz").status_code == 200
+        assert land_and_pay(app, session_id, campaign) == 200
+        row = campaign_row(scoreboard(app.test_client()), campaign)
+    finally:
+        rt(app).journal.close(timeout=2)
+    assert row is not None
+    assert (row["landings"], row["conversions"]) == (1, 1)
+    return row
+
+
 def test_verification_off_accepts_a_self_signed_certificate(
     proxy: TLSProxy, redis_url: str, tmp_path: Path
 ) -> None:
     app = tls_app(
         f"rediss://127.0.0.1:{proxy.port}/0", tmp_path, REDIS_TLS_VERIFY="false"
     )
-    try:
-        assert app.test_client().get("/healthz").status_code == 200
-        assert land_and_pay(app, "cs_live_tls_off", "tls_off") == 200
-        row = campaign_row(scoreboard(app.test_client()), "tls_off")
-    finally:
-        rt(app).journal.close(timeout=2)
-    assert row is not None
-    assert (row["landings"], row["conversions"]) == (1, 1)
+    row = counted_over(app, "cs_live_tls_off", "tls_off")
     assert row["revenue"] == {"usd": 4000}
     assert proxy.handshakes > 0  # it went over TLS, not around the proxy
 
@@ -120,15 +128,7 @@ def test_verification_on_trusts_the_ca_named_in_the_url(
     url = (
         f"rediss://127.0.0.1:{proxy.port}/0?ssl_ca_certs={quote(str(ca_file), safe='')}"
     )
-    app = tls_app(url, tmp_path)
-    try:
-        assert app.test_client().get("/healthz").status_code == 200
-        assert land_and_pay(app, "cs_live_tls_on", "tls_on") == 200
-        row = campaign_row(scoreboard(app.test_client()), "tls_on")
-    finally:
-        rt(app).journal.close(timeout=2)
-    assert row is not None
-    assert (row["landings"], row["conversions"]) == (1, 1)
+    counted_over(tls_app(url, tmp_path), "cs_live_tls_on", "tls_on")
     assert proxy.handshakes > 0
     assert proxy.failed_handshakes == 0
 
