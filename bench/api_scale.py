@@ -85,8 +85,10 @@ from bench.harness import (
     median_ms,
     result_line,
 )
+from landing import keys as K
+from landing.breaker import Breaker
 from landing.events import Outcome
-from landing.store import Breaker, Store, connect
+from landing.store import Store, connect
 
 SOURCES = ("newsletter", "ads", "social")
 OUTCOME_THREADS = 4  # record_outcome calls in flight beside the landings
@@ -329,9 +331,9 @@ def machine_ms() -> float:
 
 def shape(client: Any, days: list[date]) -> dict[str, int]:
     """The sizes of the hashes the views read (fields, not counts)."""
-    keys = ["landing:live:board"]
-    keys += [f"landing:live:board:{d.isoformat()}" for d in sample_days(days)]
-    keys += ["landing:live:daily"]
+    keys = [K.board("live")]
+    keys += [K.board_day("live", d.isoformat()) for d in sample_days(days)]
+    keys += [K.daily("live")]
     return {key: int(client.hlen(key)) for key in keys}
 
 
@@ -354,7 +356,7 @@ def check_shapes(a: Side, b: Side, days: list[date]) -> None:
             f"{key:40} {shapes['A'][key]:10} {shapes['B'][key]:10}  {encodings}"
             + ("" if same else "   <-- DIFFERS")
         )
-    board = [set(side.client.hkeys("landing:live:board")) for side in (a, b)]
+    board = [set(side.client.hkeys(K.board("live"))) for side in (a, b)]
     if board[0] != board[1]:
         differ = True
         print(

@@ -21,6 +21,7 @@ from flask import Flask, Response
 import landing
 from bench.harness import HOP_HEADERS
 from landing.config import Settings
+from landing.runtime import ROOT
 from landing.thanks import page
 
 
@@ -35,8 +36,8 @@ def create_app() -> Flask:
 
     app = Flask(
         __name__,
-        template_folder=str(landing.ROOT / "templates"),
-        static_folder=str(landing.ROOT / "static"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
     )
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=1024 * 1024)
 

@@ -37,7 +37,6 @@ from typing import Any
 
 from landing.devserver import EmbeddedServer, GunicornServer
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "bench-secret-key-not-for-production"
 DASHBOARD_PASSWORD = "bench-dashboard-password"
 WEBHOOK_SECRET = "whsec_bench_secret"

@@ -51,6 +51,7 @@ from bench.harness import (
     run_load,
     wait_until,
 )
+from landing import keys
 
 # Commands only this benchmark sends; never counted.
 OWN = {"info", "echo", "monitor", "client|info", "client|list"}
@@ -207,8 +208,8 @@ def main() -> int:
         mark("end")
         monitor.join(10)
 
-        sessions = client.zcard("landing:live:sessions")
-        paid = int(client.hget("landing:live:board", "bench|conversions") or 0)
+        sessions = client.zcard(keys.sessions("live"))
+        paid = int(client.hget(keys.board("live"), "bench|conversions") or 0)
         client.close()
 
     idle = phases["idle"]

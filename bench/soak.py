@@ -51,7 +51,6 @@ import stripe
 from landing.devserver import EmbeddedServer, GunicornServer, free_port
 from landing.store import Store, connect
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "soak-secret-key-not-for-production"
 DASHBOARD_PASSWORD = "soak-dashboard-password"
 WEBHOOK_SECRET = "whsec_soak_secret"

@@ -49,6 +49,7 @@ from bench.harness import (
     store_cpu_seconds,
     wait_until,
 )
+from landing import keys
 
 CAMPAIGN = "bench_thanks"
 TARGET_RATIO = 0.90
@@ -155,7 +156,7 @@ def main() -> int:
         counted = sum(
             int(str(r["landings"])) for r in rows if r["campaign"] == CAMPAIGN
         )
-        sessions = int(store.zcard("landing:live:sessions"))
+        sessions = int(store.zcard(keys.sessions("live")))
         store.close()
         # The store's CPU during the whole run (warm-up, drain) per landing.
         store_us = store_cpu / max(sent, 1) * 1e6

@@ -39,6 +39,7 @@ from bench.harness import (
     load_options,
     result_line,
 )
+from landing import keys
 
 
 def main() -> int:
@@ -77,7 +78,7 @@ def main() -> int:
             store=store,
         )
         conversions = int(
-            store.hget("landing:live:board", "(unattributed)|conversions") or 0
+            store.hget(keys.board("live"), "(unattributed)|conversions") or 0
         )
         store.close()
 

@@ -6,19 +6,18 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import cast
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from landing import access, api, dashboard, exports, thanks, webhooks
+from landing.capture import sink, valid_entry
 from landing.config import Settings
 from landing.journal import Journal
-from landing.store import Store, connect
-from landing.utm import valid_entry
+from landing.params import BadQuery
+from landing.runtime import ROOT, Runtime
+from landing.store import Store, StoreError, connect
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 
 # Only our own files, never framed, no inline script or style.
@@ -26,19 +25,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-@dataclass
-class Runtime:
-    """What every view needs: settings, the store and the journal."""
-
-    settings: Settings
-    store: Store
-    journal: Journal
-
-
-def runtime() -> Runtime:
-    return cast(Runtime, current_app.extensions["landing"])
 
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
@@ -55,7 +41,6 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         TESTING=test_config is not None,
         # Stripe's events are a few kB; nothing we accept is near this.
         MAX_CONTENT_LENGTH=1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxy_hops:
@@ -69,34 +54,31 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         connect(settings.redis_url, tls_verify=settings.redis_tls_verify),
         retention_days=settings.session_retention_days,
     )
-
-    def send(entries: list[str]) -> None:
-        results = store.record_landings(entries, settings.landing_rate_limit)
-        limited = results.count("limited")
-        if limited:
-            log.warning(
-                "%d landing(s) not counted: over LANDING_RATE_LIMIT=%d per minute "
-                "from one address",
-                limited,
-                settings.landing_rate_limit,
-            )
-
     journal = Journal(
         settings.journal_dir,
-        send,
+        sink(store, settings.landing_rate_limit),
         validate=valid_entry,
         max_bytes=settings.journal_max_bytes,
     )
     app.extensions["landing"] = Runtime(settings, store, journal)
+    access.init_app(app)
 
-    from landing import dashboard, thanks, webhooks
-
-    app.register_blueprint(thanks.bp)
-    app.register_blueprint(webhooks.bp)
-    app.register_blueprint(dashboard.bp)
+    for module in (thanks, webhooks, dashboard, api, exports):
+        app.register_blueprint(module.bp)
+    app.register_error_handler(BadQuery, _bad_query)
+    app.register_error_handler(StoreError, _store_unavailable)
     app.after_request(_security_headers)
     journal.start()
     return app
+
+
+def _bad_query(exc: BadQuery) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), 400
+
+
+def _store_unavailable(exc: StoreError) -> tuple[Response, int]:
+    log.error("store unavailable: %s", type(exc).__name__)
+    return jsonify(error="the store is unavailable; try again shortly"), 503
 
 
 def _security_headers(response: Response) -> Response:

@@ -10,9 +10,9 @@ from functools import wraps
 from time import monotonic
 from typing import ParamSpec, TypeVar
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 
-from landing import runtime
+from landing.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,13 @@ class LoginThrottle:
         return recent
 
 
+def init_app(app: Flask) -> None:
+    """One throttle per process, shared by every request."""
+    app.extensions["landing_logins"] = LoginThrottle()
+
+
 def _throttle() -> LoginThrottle:
-    throttle: LoginThrottle = current_app.extensions.setdefault(
-        "landing_logins", LoginThrottle()
-    )
+    throttle: LoginThrottle = current_app.extensions["landing_logins"]
     return throttle
 
 

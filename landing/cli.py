@@ -12,8 +12,8 @@ from types import FrameType
 
 import click
 
-from landing import ROOT
 from landing.devserver import EmbeddedServer
+from landing.runtime import ROOT
 
 INSTANCE = ROOT / "instance"
 

@@ -1,7 +1,5 @@
--- Shared by every script (store.py prepends it): how one counted thing lands
--- in the counters. Every key the product writes is named in store.py's
--- docstring; keep the two in step.
-local PREFIX = 'landing:'
+-- Shared by every script (store.py prepends it after keys.py's KEY table):
+-- how one counted thing lands in the counters. Key names come from KEY.
 local NONE = '(none)'
 local UNATTRIBUTED = '(unattributed)'
 local DIMS = {'source', 'medium', 'content', 'term', 'payment_link'}
@@ -31,20 +29,19 @@ end
 local CHANGED_DAYS = {live = {}, test = {}}
 
 local function bump(mode, campaign, dims, day, metric, by)
-  local m = PREFIX .. mode
   local f = campaign .. '|' .. metric
   CHANGED_DAYS[mode][day] = true
-  hincr(m .. ':board', f, by)
-  hincr(m .. ':board:' .. day, f, by)
-  hincr(m .. ':daily', day .. '|' .. metric, by)
-  local c = m .. ':campaign:' .. campaign
-  hincr(c .. ':daily', day .. '|' .. metric, by)
+  hincr(KEY.board(mode), f, by)
+  hincr(KEY.board_day(mode, day), f, by)
+  hincr(KEY.daily(mode), day .. '|' .. metric, by)
+  hincr(KEY.campaign_daily(mode, campaign), day .. '|' .. metric, by)
+  local all_time, that_day = KEY.campaign(mode, campaign), KEY.campaign_day(mode, campaign, day)
   for _, d in ipairs(DIMS) do
     local v = dims[d]
     if v then
       local bf = d .. '|' .. v .. '|' .. metric
-      hincr(c, bf, by)
-      hincr(c .. ':' .. day, bf, by)
+      hincr(all_time, bf, by)
+      hincr(that_day, bf, by)
     end
   end
 end
@@ -70,19 +67,17 @@ local function dims_of(s)
 end
 
 local function touch_session(mode, sid, skey, first_seen_ms, retention)
-  local m = PREFIX .. mode
   redis.call('EXPIRE', skey, retention)
   -- LT: the index keeps the session's earliest sighting.
-  redis.call('ZADD', m .. ':sessions', 'LT', first_seen_ms, sid)
+  redis.call('ZADD', KEY.sessions(mode), 'LT', first_seen_ms, sid)
 end
 
 local function finish(mode, now_ms, retention)
-  local m = PREFIX .. mode
-  redis.call('ZREMRANGEBYSCORE', m .. ':sessions', '-inf',
+  redis.call('ZREMRANGEBYSCORE', KEY.sessions(mode), '-inf',
     '(' .. (now_ms - retention * 1000))
-  redis.call('INCR', m .. ':version')
+  redis.call('INCR', KEY.version(mode))
   for day in pairs(CHANGED_DAYS[mode]) do
-    redis.call('HINCRBY', m .. ':day-versions', day, 1)
+    redis.call('HINCRBY', KEY.day_versions(mode), day, 1)
   end
   CHANGED_DAYS[mode] = {}
 end

@@ -21,7 +21,7 @@ from typing import IO, Self
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+from landing.runtime import ROOT
 
 
 class EmbeddedServerError(RuntimeError):
@@ -152,10 +152,6 @@ class EmbeddedServer:
     def resume(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGCONT)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 class GunicornServer:

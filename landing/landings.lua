@@ -12,14 +12,13 @@ local touched = {}
 
 for i = 4, #ARGV do
   local e = cjson.decode(ARGV[i])
-  local m = PREFIX .. e.mode
   local result = 'counted'
   local skey, vkey
   if type(e.sid) == 'string' then
-    skey = m .. ':session:' .. e.sid
+    skey = KEY.session(e.mode, e.sid)
     if redis.call('HEXISTS', skey, 'landed_at') == 1 then result = 'duplicate' end
   else
-    vkey = m .. ':visitor:' .. e.visitor
+    vkey = KEY.visitor(e.mode, e.visitor)
     local prev = tonumber(redis.call('GET', vkey) or '')
     if prev and math.abs(e.ts - prev) < window_ms then result = 'duplicate' end
   end
@@ -28,7 +27,7 @@ for i = 4, #ARGV do
   local joins_payment = skey and redis.call('HEXISTS', skey, 'status') == 1
   if result == 'counted' and limit > 0 and type(e.client) == 'string'
       and not joins_payment then
-    local rkey = PREFIX .. 'ratelimit:' .. e.client .. ':' .. math.floor(e.ts / 60000)
+    local rkey = KEY.ratelimit(e.client, math.floor(e.ts / 60000))
     local n = redis.call('INCR', rkey)
     if n == 1 then redis.call('EXPIRE', rkey, 120) end
     if n > limit then result = 'limited' end

@@ -9,7 +9,7 @@ local amount, currency, payment_link = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local reference, day, at_ms = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local now_ms, retention = tonumber(ARGV[10]), tonumber(ARGV[11])
 
-local skey = PREFIX .. mode .. ':session:' .. sid
+local skey = KEY.session(mode, sid)
 local s = hgetall(skey)
 -- Paid and failed are final; pending never overwrites them.
 if s.status and RANK[s.status] >= RANK[status] then return 'unchanged' end

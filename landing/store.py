@@ -1,153 +1,42 @@
-"""Every Redis key and command the product uses; no Flask import.
+"""Redis commands and scripts; no Flask import and no key name of its own.
 
-Keys (``{m}`` is ``live`` or ``test``, ``{c}`` a campaign, ``{d}`` a day in
-REPORT_TIMEZONE as YYYY-MM-DD; counters are hashes of integers, and a field
-that falls to zero is deleted):
-
-- ``landing:{m}:board``            ``{c}|{metric}``: all-time scoreboard
-- ``landing:{m}:board:{d}``        ``{c}|{metric}``: one day's scoreboard
-- ``landing:{m}:daily``            ``{d}|{metric}``: all campaigns, per day
-- ``landing:{m}:campaign:{c}``     ``{dim}|{value}|{metric}``: breakdowns
-- ``landing:{m}:campaign:{c}:{d}`` the same for one day
-- ``landing:{m}:campaign:{c}:daily`` ``{d}|{metric}``: the campaign per day
-- ``landing:{m}:session:{id}``     one checkout session (expires after
-  SESSION_RETENTION_DAYS): its landing's codes and its outcome
-- ``landing:{m}:sessions``         sorted set: session id by first sighting (ms)
-- ``landing:{m}:visitor:{digest}`` a session-less landing, for 30 minutes
-- ``landing:{m}:version``          bumped on every change (the API's ETag)
-- ``landing:{m}:view:{digest}``    a dashboard's live part as last built, shared
-  by every server process polling that view: version, etag, type, body
-- ``landing:{m}:view:{digest}:claim`` held (for a moment) by whoever rebuilds it
-- ``landing:{m}:day-versions``     ``{d}``: bumped when that day's counters change
-- ``landing:ratelimit:{digest}:{minute}`` landings one client added
-
-Metrics: ``landings``, ``conversions``, ``pending``, ``failed`` and
-``revenue:{currency}`` (minor units). Dims: source, medium, content, term and
-payment_link. Each write is one Lua script call: one round trip, atomic.
+Every key comes from keys.py. Each write is one Lua script call: one round
+trip, atomic.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from landing import keys
+from landing.breaker import Breaker, guarded
 from landing.events import Outcome
 
-PREFIX = "landing:"
 Metrics = dict[str, int]
 # Range sums kept per process: a few dashboards' views (each up to a few MB
 # with 10,000 campaigns).
 SUMS_KEPT = 8
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class StoreUnavailable(redis.ConnectionError):
-    """The breaker is open: the store failed just now, so we do not wait on it."""
-
-
-class Breaker:
-    """A circuit breaker: after `threshold` failures in a row, fail fast.
-
-    A hanging store would otherwise hold a server thread for every timeout
-    (webhooks, dashboards polling each second) until none is left for the
-    customers' pages. While open, calls fail at once; after `cooldown` one
-    call goes through, and its success closes the breaker by itself.
-    """
-
-    def __init__(
-        self, threshold: int = 3, cooldown: float = 2.0, max_waiting: int = 4
-    ) -> None:
-        self.threshold = threshold
-        self.cooldown = cooldown
-        # A bulkhead: at most max_waiting threads of a process wait on the
-        # store at once (gunicorn runs 8), so the first seconds of a hang,
-        # before the breaker opens, can never hold every thread.
-        self._slots = threading.BoundedSemaphore(max_waiting)
-        self._failures = 0
-        self._open_until = 0.0
-        self._trial = False
-        self._lock = threading.Lock()
-
-    @property
-    def open(self) -> bool:
-        return self._failures >= self.threshold
-
-    def before(self) -> None:
-        """Take a slot, or raise StoreUnavailable at once; release() after."""
-        trial = False
-        with self._lock:
-            if self._failures >= self.threshold:
-                if time.monotonic() < self._open_until or self._trial:
-                    raise StoreUnavailable(
-                        "the store failed just now; not waiting on it"
-                    )
-                self._trial = trial = True  # half-open: this caller tries
-        # A slot frees within milliseconds while the store answers, but its
-        # holder may wait that long again for the GIL behind a big build:
-        # 0.25 s covers that, and is still far below socket_timeout.
-        if not self._slots.acquire(timeout=0.25):
-            if trial:
-                with self._lock:
-                    self._trial = False
-            raise StoreUnavailable("enough threads wait on the store already")
-
-    def release(self) -> None:
-        self._slots.release()
-
-    def record(self, ok: bool) -> None:
-        with self._lock:
-            self._trial = False
-            if ok:
-                self._failures = 0
-            else:
-                self._failures += 1
-                if self._failures >= self.threshold:
-                    self._open_until = time.monotonic() + self.cooldown
-
-
-def guarded(method: Callable[P, R]) -> Callable[P, R]:
-    """Run a Store method through its breaker; only outages count as failures."""
-
-    @functools.wraps(method)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        breaker: Breaker = args[0].breaker  # type: ignore[attr-defined]
-        breaker.before()
-        try:
-            result = method(*args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError):
-            breaker.record(ok=False)
-            raise
-        except BaseException:
-            # The store answered (an error reply such as OOM): no outage.
-            # Unrecorded, a half-open breaker would stay open for good.
-            breaker.record(ok=True)
-            raise
-        finally:
-            breaker.release()
-        breaker.record(ok=True)
-        return result
-
-    return wrapped
 
 
 def _script(name: str) -> str:
+    """A script with what every script shares: keys.py's KEY table, common.lua."""
     common = files("landing").joinpath("common.lua").read_text()
-    return common + "\n" + files("landing").joinpath(name).read_text()
+    own = files("landing").joinpath(name).read_text()
+    return keys.lua_prelude() + common + "\n" + own
 
 
 def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
@@ -257,14 +146,14 @@ class Store:
     @guarded
     def version(self, mode: str) -> int:
         """Changes whenever any number of this mode changes."""
-        return int(cast(str | None, self.redis.get(f"{PREFIX}{mode}:version")) or 0)
+        return int(cast(str | None, self.redis.get(keys.version(mode))) or 0)
 
     @guarded
     def live_view(self, mode: str, view: str) -> tuple[int, Build | None]:
         """The mode's version and the view's last build, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.get(f"{PREFIX}{mode}:version")
-        pipe.hgetall(f"{PREFIX}{mode}:view:{view}")
+        pipe.get(keys.version(mode))
+        pipe.hgetall(keys.view(mode, view))
         version, fields = pipe.execute()
         build = None
         complete = {"etag", "type", "body"} <= fields.keys()
@@ -280,13 +169,13 @@ class Store:
     @guarded
     def claim_view(self, mode: str, view: str, milliseconds: int) -> bool:
         """True for one caller per `milliseconds`: that one rebuilds the view."""
-        key = f"{PREFIX}{mode}:view:{view}:claim"
+        key = keys.view_claim(mode, view)
         return bool(self.redis.set(key, "1", nx=True, px=milliseconds))
 
     @guarded
     def keep_view(self, mode: str, view: str, build: Build, seconds: int) -> None:
         """Share a build of the view; it is dropped when nobody polls it."""
-        key = f"{PREFIX}{mode}:view:{view}"
+        key = keys.view(mode, view)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(
             key,
@@ -308,11 +197,11 @@ class Store:
         versions say so), so polling "the last 30 days" re-reads only today.
         """
         if days is None:
-            return _nest(self._hgetall(f"{PREFIX}{mode}:board"))
+            return _nest(self._hgetall(keys.board(mode)))
         names = [d.isoformat() for d in days]
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(f"{PREFIX}{mode}:day-versions", names)
-        pipe.hgetall(f"{PREFIX}{mode}:board:{names[-1]}")
+        pipe.hmget(keys.day_versions(mode), names)
+        pipe.hgetall(keys.board_day(mode, names[-1]))
         versions, last = self._run(pipe)
         flat = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
         _add_flat(flat, last)
@@ -330,7 +219,7 @@ class Store:
                 self._sums.move_to_end(key)
                 return self._sums[key]
         flat: dict[str, int] = {}
-        for fields in self._hgetall_many(f"{PREFIX}{mode}:board:{d}" for d in names):
+        for fields in self._hgetall_many(keys.board_day(mode, d) for d in names):
             _add_flat(flat, fields)
         with self._sums_lock:
             self._sums[key] = flat
@@ -340,23 +229,22 @@ class Store:
 
     def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
         """Day → metrics, overall or for one campaign; only days with data."""
-        key = f"{PREFIX}{mode}:daily"
+        key = keys.daily(mode)
         if campaign is not None:
-            key = f"{PREFIX}{mode}:campaign:{campaign}:daily"
+            key = keys.campaign_daily(mode, campaign)
         return _by_day(self._hgetall(key))
 
     def campaign(
         self, mode: str, campaign: str, days: Sequence[date] | None
     ) -> CampaignDetail:
         """One campaign's totals, daily series and breakdowns."""
-        base = f"{PREFIX}{mode}:campaign:{campaign}"
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(f"{base}:daily")
+        pipe.hgetall(keys.campaign_daily(mode, campaign))
         if days is None:
-            pipe.hgetall(base)
+            pipe.hgetall(keys.campaign(mode, campaign))
         else:
             for d in days:
-                pipe.hgetall(f"{base}:{d}")
+                pipe.hgetall(keys.campaign_day(mode, campaign, d.isoformat()))
         daily_fields, *dim_hashes = cast(list[dict[str, str]], self._run(pipe))
         daily = _by_day(daily_fields)
         if days is not None:
@@ -382,7 +270,7 @@ class Store:
         Pages follow the score, not an offset: writes trim the index's old
         end while an export runs, and an offset would then skip rows.
         """
-        index = f"{PREFIX}{mode}:sessions"
+        index = keys.sessions(mode)
         low = start_ms
         skip: set[str] = set()  # already sent, at the score `low`
         while True:
@@ -397,7 +285,7 @@ class Store:
             if fresh:
                 pipe = self.redis.pipeline(transaction=False)
                 for sid in fresh:
-                    pipe.hgetall(f"{PREFIX}{mode}:session:{sid}")
+                    pipe.hgetall(keys.session(mode, sid))
                 for sid, record in zip(fresh, pipe.execute(), strict=True):
                     if record:  # expired since the index was read
                         yield sid, record
@@ -411,9 +299,7 @@ class Store:
 
     @guarded
     def session(self, mode: str, session_id: str) -> dict[str, str]:
-        return cast(
-            dict[str, str], self.redis.hgetall(f"{PREFIX}{mode}:session:{session_id}")
-        )
+        return cast(dict[str, str], self.redis.hgetall(keys.session(mode, session_id)))
 
     # -- helpers ------------------------------------------------------------
     # Reads take a bulkhead slot only while they wait on the store; adding up

@@ -7,10 +7,11 @@ import time
 
 from flask import Blueprint, Response, make_response, render_template, request
 
-from landing import runtime
+from landing.capture import landing_entry
 from landing.config import Settings
-from landing.scoreboard import day_of
-from landing.utm import landing_entry, parse_query
+from landing.period import day_of
+from landing.runtime import runtime
+from landing.utm import parse_query
 
 bp = Blueprint("thanks", __name__)
 log = logging.getLogger(__name__)

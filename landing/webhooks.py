@@ -6,11 +6,11 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from landing import runtime
+from landing.capture import session_fingerprint
 from landing.events import BadEvent, BadSignature, parse_event, verify_event
-from landing.scoreboard import day_of
+from landing.period import day_of
+from landing.runtime import runtime
 from landing.store import StoreError
-from landing.utm import session_fingerprint
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from landing import Runtime, create_app
+from landing import create_app
 from landing.devserver import EmbeddedServer
+from landing.runtime import Runtime
 from landing.store import Store, connect
 
 WEBHOOK_SECRET = "whsec_test_secret_for_landing"

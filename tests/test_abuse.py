@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from landing import create_app
-from landing.store import Breaker, StoreUnavailable
+from landing.breaker import Breaker, StoreUnavailable
 
 from conftest import (
     AUTH,

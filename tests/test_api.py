@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from landing import create_app
+from landing import create_app, keys
 
 from conftest import (
     AUTH,
@@ -369,8 +369,8 @@ def test_open_dashboards_share_one_build_across_server_processes(
 def hold_rebuild_claim(server: redis.Redis) -> str:
     """Claim the one shared view's rebuild, as another process would; the
     claim key, to delete when the test lets it lapse."""
-    keys = cast(list[str], server.keys("landing:live:view:*"))  # decoded
-    (view,) = [k for k in keys if ":claim" not in k]
+    found = cast(list[str], server.keys(keys.view("live", "*")))  # decoded
+    (view,) = [k for k in found if ":claim" not in k]
     server.set(f"{view}:claim", "1", px=60_000)
     return f"{view}:claim"
 
@@ -440,11 +440,11 @@ def test_the_export_pages_by_score_with_ties_and_no_row_twice(
     store = rt(app).store
     # Give several sessions the same first sighting, as a burst would.
     for i in range(0, 12, 2):
-        store.redis.zadd("landing:live:sessions", {f"cs_live_x{i:02d}": 1_000})
+        store.redis.zadd(keys.sessions("live"), {f"cs_live_x{i:02d}": 1_000})
     export = store.sessions("live", float("-inf"), float("inf"), page=4)
     ids = [next(export)[0] for _ in range(4)]
     # Meanwhile a write trims the index's old end (retention): no row lost.
-    store.redis.zrem("landing:live:sessions", *ids)
+    store.redis.zrem(keys.sessions("live"), *ids)
     ids += [sid for sid, _ in export]
     assert sorted(ids) == [f"cs_live_x{i:02d}" for i in range(12)]
 
@@ -455,7 +455,7 @@ def test_a_damaged_shared_build_is_rebuilt_not_served(
     seed(app, client)
     client.get(LIVE, headers=AUTH)
     server = rt(app).store.redis
-    (key,) = server.keys("landing:live:view:*[^m]")  # the build, not its claim
+    (key,) = server.keys(keys.view("live", "*[^m]"))  # the build, not its claim
     server.hset(key, mapping={"version": "x"})
     server.hdel(key, "body")
     answer = client.get(LIVE, headers=AUTH)
@@ -481,5 +481,5 @@ def test_made_up_arguments_share_the_view_they_do_not_change(
     first = client.get(LIVE, headers=AUTH)
     junk = [client.get(f"{LIVE}&junk={n}", headers=AUTH) for n in range(20)]
     assert {r.headers["ETag"] for r in junk} == {first.headers["ETag"]}
-    views = rt(app).store.redis.keys("landing:live:view:*")
+    views = rt(app).store.redis.keys(keys.view("live", "*"))
     assert len([k for k in views if ":claim" not in k]) == 1

@@ -12,10 +12,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from landing.capture import landing_entry
 from landing.events import ASYNC_FAILED, ASYNC_SUCCEEDED, COMPLETED, Outcome
-from landing.scoreboard import rows
+from landing.reporting import rows
 from landing.store import Store, connect
-from landing.utm import Landing, landing_entry
+from landing.utm import Landing
 
 DAY0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 FLOWS = {

@@ -22,6 +22,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from landing.runtime import ROOT
+
 from conftest import PASSWORD, flush, post_event, session_event
 
 try:
@@ -45,7 +47,6 @@ except ImportError:  # reported by the browser fixture, with the reason
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("LANDING_CHROMIUM", "/usr/bin/chromium")
 # Offline machine: without these, Chromium keeps dialling Google's services.

@@ -28,7 +28,6 @@ from landing.store import Store, connect
 
 from conftest import AUTH, PASSWORD, WEBHOOK_SECRET, session_event, signed
 
-ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 # A /thanks answer later than this breaks the promise of SPEC §7.

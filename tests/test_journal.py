@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from landing import create_app
+from landing.capture import landing_entry, valid_entry
 from landing.devserver import EmbeddedServer, free_port
 from landing.journal import Journal
-from landing.scoreboard import rows
+from landing.reporting import rows
 from landing.store import Store, connect
-from landing.utm import Landing, landing_entry, valid_entry
+from landing.utm import Landing
 
 from conftest import settings_env
 

@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from landing.utm import (
-    SESSION_ID,
-    UTM_VALUE,
-    Landing,
-    landing_entry,
-    parse_query,
-    valid_entry,
-)
+from landing.capture import landing_entry, valid_entry
+from landing.utm import SESSION_ID, UTM_VALUE, Landing, parse_query
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from landing import create_app
+from landing import create_app, keys
 
 from conftest import (
     AUTH,
@@ -27,8 +27,8 @@ from conftest import (
 )
 
 
-def keys(redis_url: str) -> list[bytes | str]:
-    return redis.Redis.from_url(redis_url).keys("landing:*")
+def stored_keys(redis_url: str) -> list[bytes | str]:
+    return redis.Redis.from_url(redis_url).keys(keys.PREFIX + "*")
 
 
 def test_a_paid_session_counts_with_its_revenue_in_its_campaign(
@@ -125,12 +125,12 @@ def test_livemode_false_counts_only_in_test_mode(client: FlaskClient) -> None:
 def test_sessions_not_from_a_payment_link_and_other_events_are_ignored(
     client: FlaskClient, redis_url: str
 ) -> None:
-    before = set(keys(redis_url))
+    before = set(stored_keys(redis_url))
     response = post_event(client, session_event("cs_live_api", payment_link=None))
     assert response.status_code == 200 and response.get_json()["counted"] is False
     other = session_event("cs_live_x") | {"type": "invoice.paid"}
     assert post_event(client, other).status_code == 200
-    assert set(keys(redis_url)) == before
+    assert set(stored_keys(redis_url)) == before
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_bad_input_is_400_and_stores_nothing(
     response = client.post("/webhooks/stripe", data=body, headers=headers)
     assert response.status_code == 400
     assert "error" in response.get_json()
-    assert keys(redis_url) == []
+    assert stored_keys(redis_url) == []
 
 
 def test_an_oversized_body_is_refused_without_5xx(client: FlaskClient) -> None:
@@ -178,7 +178,7 @@ def test_without_a_secret_webhooks_answer_503_and_log_what_to_set(
         rt(app).journal.close()
     assert response.status_code == 503
     assert "STRIPE_WEBHOOK_SECRET" in caplog.text
-    assert keys(redis_url) == []
+    assert stored_keys(redis_url) == []
 
 
 def test_several_secrets_are_all_accepted(redis_url: str, tmp_path: Path) -> None:

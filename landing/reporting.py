@@ -1,29 +1,17 @@
-"""What the numbers mean (SPEC §5, §6): rows, totals, ranges; pure."""
+"""What the numbers mean (SPEC §5, §6): rows, totals, sorting; pure."""
 
 from __future__ import annotations
 
-import functools
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency, get_currency_precision
-
-from landing.utm import MODES
+from landing.period import Range
 
 COUNTERS = ("landings", "conversions", "pending", "failed")
 BREAKDOWNS = ("source", "medium", "content", "term", "payment_link")
-# A range longer than this is almost certainly a typo, and costs a round of
-# reads per day: refuse it with a clear message instead.
-MAX_RANGE_DAYS = 3 * 366
-
-
-class BadQuery(ValueError):
-    """A query parameter the API cannot answer; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,78 +60,6 @@ class Counters:
         }
 
 
-@dataclass(frozen=True)
-class Range:
-    """An inclusive range of days in the report's zone, or all time."""
-
-    first: date | None = None
-    last: date | None = None
-
-    @property
-    def all_time(self) -> bool:
-        return self.first is None and self.last is None
-
-    def days(self, today: date) -> list[date] | None:
-        """The days to read, None for all time."""
-        if self.all_time:
-            return None
-        last = self.last or today
-        first = self.first or last
-        return [first + timedelta(n) for n in range((last - first).days + 1)]
-
-
-def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
-    """`from` and `to` as YYYY-MM-DD, both inclusive, either may be absent.
-
-    With only `from`, the range runs to today; with only `to`, it is that day
-    and everything before it back to MAX_RANGE_DAYS.
-    """
-    first = _parse_day("from", raw_from)
-    last = _parse_day("to", raw_to)
-    if first is None and last is None:
-        return Range()
-    if last is None:
-        last = max(today, first or today)
-    if first is None:
-        first = last - timedelta(MAX_RANGE_DAYS - 1)
-    if first > last:
-        raise BadQuery("`from` must not be after `to`")
-    if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise BadQuery(f"a range may span at most {MAX_RANGE_DAYS} days")
-    return Range(first, last)
-
-
-def _parse_day(name: str, raw: str | None) -> date | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadQuery(f"`{name}` must be a date as YYYY-MM-DD") from None
-    if not 1970 <= day.year <= 9998:  # before Stripe, or past date arithmetic
-        raise BadQuery(f"`{name}` must be between 1970-01-01 and 9998-12-31")
-    return day
-
-
-def parse_mode(raw: str | None) -> str:
-    if raw is None or raw == "":
-        return "live"
-    if raw not in MODES:
-        raise BadQuery("`mode` must be live or test")
-    return raw
-
-
-def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
-    return (now or datetime.now(zone)).astimezone(zone).date()
-
-
-def day_of(timestamp: float, zone: ZoneInfo) -> date:
-    """The day a moment falls on in the report's zone."""
-    return datetime.fromtimestamp(timestamp, zone).date()
-
-
 def rows(by_campaign: Mapping[str, Mapping[str, int]]) -> list[tuple[str, Counters]]:
     """Campaigns with anything to show, by conversions then landings."""
     out = [
@@ -184,41 +100,6 @@ def breakdown_rows(
 ) -> list[dict[str, Any]]:
     ranked = rows(by_value)
     return [{"value": value, **c.as_json()} for value, c in ranked]
-
-
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
-    if isinstance(value, str) and text.startswith(CSV_FORMULA_START):
-        return "'" + text
-    return text
-
-
-def minor_to_major(amount: int, currency: str) -> Decimal:
-    """Minor units to the currency's own precision (JPY 0, USD 2, KWD 3)."""
-    precision = get_currency_precision(currency.upper())
-    return Decimal(amount).scaleb(-precision)
-
-
-@functools.lru_cache(maxsize=4096)
-def format_money(amount: int, currency: str, locale: str = "en_US") -> str:
-    """An amount as people read it: ¥500, $40.00, KWD 1.250 (Babel's CLDR data).
-
-    Kept for the amounts seen lately: Babel takes some 100 us per call, and a
-    scoreboard shows the same amounts build after build.
-    """
-    return format_currency(
-        minor_to_major(amount, currency), currency.upper(), locale=locale
-    )
-
-
-def plain_amount(amount: int, currency: str) -> str:
-    """The decimal figure for a spreadsheet: 40.00, 500, 1.250."""
-    precision = get_currency_precision(currency.upper())
-    return f"{minor_to_major(amount, currency):.{precision}f}"
 
 
 def _sort_key(name: str, metrics: Mapping[str, int], key: str) -> tuple[Any, ...]:

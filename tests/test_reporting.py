@@ -9,18 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landing.scoreboard import (
-    MAX_RANGE_DAYS,
-    SORTABLE,
-    BadQuery,
-    Counters,
-    csv_cell,
-    format_money,
-    parse_range,
-    plain_amount,
-    rows,
-    select,
-)
+from landing.exports import csv_cell
+from landing.money import format_money, plain_amount
+from landing.params import BadQuery
+from landing.period import MAX_RANGE_DAYS, parse_range
+from landing.reporting import SORTABLE, Counters, rows, select
 
 TODAY = date(2026, 11, 27)
 

@@ -1,0 +1,118 @@
+"""The journal record of a landing, and the sink that counts it in the store.
+
+The write side of the product: thanks.py makes a record per landing, the
+journal keeps it, and the sink sends batches of them to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Callable
+
+from landing.store import Store
+from landing.utm import DIMENSIONS, MODES, SESSION_ID, Landing, valid_utm
+
+log = logging.getLogger(__name__)
+
+
+def keyed_digest(secret: str, *parts: str) -> str:
+    """A short, salted digest: lets us recognise a visitor without storing them."""
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part.encode("utf-8", "replace"))
+        mac.update(b"\x00")
+    return mac.hexdigest()[:32]
+
+
+def visitor_key(secret: str, day_salt: str, address: str, agent: str, url: str) -> str:
+    """Same address, browser and URL on the same salt: the same visitor.
+
+    The salt rotates daily, so the digest cannot be linked across days; the raw
+    address and user agent are never stored.
+    """
+    return keyed_digest(secret, "visitor", day_salt, address, agent, url)
+
+
+def session_fingerprint(session_id: str) -> str:
+    """What a log line may show of a session id: enough to grep, not to reuse."""
+    return f"{session_id[:8]}…{session_id[-4:]}"
+
+
+def landing_entry(
+    landing: Landing,
+    *,
+    timestamp: float,
+    day: str,
+    secret: str,
+    address: str,
+    agent: str,
+    url: str,
+) -> dict[str, object]:
+    """The journal line for one landing: only validated values and digests."""
+    entry: dict[str, object] = {
+        "ts": int(timestamp * 1000),
+        "day": day,
+        "mode": landing.mode,
+        "client": keyed_digest(secret, "client", address),
+    }
+    if landing.session_id:
+        entry["sid"] = landing.session_id
+    else:
+        utc_day = str(int(timestamp // 86400))
+        entry["visitor"] = visitor_key(secret, utc_day, address, agent, url)
+    for dim in DIMENSIONS:
+        value = getattr(landing, dim)
+        if value:
+            entry[dim] = value
+    return entry
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+
+
+def valid_entry(entry: object) -> bool:
+    """Whether a journal line is one we wrote; anything else is skipped."""
+    if not isinstance(entry, dict):
+        return False
+    ts, day, mode = entry.get("ts"), entry.get("day"), entry.get("mode")
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts <= 0:
+        return False
+    if not isinstance(day, str) or not _DAY.fullmatch(day) or mode not in MODES:
+        return False
+    sid, visitor, client = entry.get("sid"), entry.get("visitor"), entry.get("client")
+    if sid is not None:
+        if not isinstance(sid, str) or not SESSION_ID.fullmatch(sid):
+            return False
+        if mode != Landing(session_id=sid).mode:
+            return False
+    elif not isinstance(visitor, str) or not _DIGEST.fullmatch(visitor):
+        return False
+    if client is not None and (
+        not isinstance(client, str) or not _DIGEST.fullmatch(client)
+    ):
+        return False
+    return all(
+        entry.get(d) is None or (isinstance(entry.get(d), str) and valid_utm(entry[d]))
+        for d in DIMENSIONS
+    )
+
+
+def sink(store: Store, rate_limit: int) -> Callable[[list[str]], None]:
+    """What the journal's flusher calls with each batch of records."""
+
+    def send(entries: list[str]) -> None:
+        results = store.record_landings(entries, rate_limit)
+        limited = results.count("limited")
+        if limited:
+            log.warning(
+                "%d landing(s) not counted: over LANDING_RATE_LIMIT=%d per minute "
+                "from one address",
+                limited,
+                rate_limit,
+            )
+
+    return send

@@ -1,0 +1,138 @@
+"""Every Redis key the product writes, named once, for Python and Lua alike.
+
+``{mode}`` is ``live`` or ``test``, ``{campaign}`` a campaign, ``{day}`` a day
+in REPORT_TIMEZONE as YYYY-MM-DD. Counters are hashes of integers whose
+fields fall away at zero. The store builds keys with these functions, the
+Lua scripts with the same templates (``lua_prelude``), and tests and
+benchmarks read through them too, so a key's name lives here alone.
+
+Metrics: ``landings``, ``conversions``, ``pending``, ``failed`` and
+``revenue:{currency}`` (minor units). Breakdown dims: source, medium,
+content, term and payment_link.
+"""
+
+from __future__ import annotations
+
+PREFIX = "landing:"
+
+# name → (template, what it holds). Order is documentation order.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "board": ("{mode}:board", "``{campaign}|{metric}``: the all-time scoreboard"),
+    "board_day": ("{mode}:board:{day}", "``{campaign}|{metric}``: one day's"),
+    "daily": ("{mode}:daily", "``{day}|{metric}``: all campaigns, per day"),
+    "campaign": (
+        "{mode}:campaign:{campaign}",
+        "``{dim}|{value}|{metric}``: a campaign's breakdowns, all time",
+    ),
+    "campaign_day": ("{mode}:campaign:{campaign}:{day}", "the same for one day"),
+    "campaign_daily": (
+        "{mode}:campaign:{campaign}:daily",
+        "``{day}|{metric}``: the campaign per day",
+    ),
+    "session": (
+        "{mode}:session:{session}",
+        "one checkout session: its landing's codes and its outcome "
+        "(expires after SESSION_RETENTION_DAYS)",
+    ),
+    "sessions": ("{mode}:sessions", "sorted set: session id by first sighting (ms)"),
+    "visitor": ("{mode}:visitor:{digest}", "a session-less landing, for 30 minutes"),
+    "version": ("{mode}:version", "bumped on every change (the API's ETag)"),
+    "day_versions": (
+        "{mode}:day-versions",
+        "``{day}``: bumped when that day's counters change",
+    ),
+    "view": (
+        "{mode}:view:{digest}",
+        "a dashboard's live part as last built, shared by every server "
+        "process polling that view: version, etag, type, body",
+    ),
+    "view_claim": (
+        "{mode}:view:{digest}:claim",
+        "held for a moment by whoever rebuilds that view",
+    ),
+    "ratelimit": ("ratelimit:{client}:{minute}", "landings one client added"),
+}
+
+
+def _key(name: str, **parts: object) -> str:
+    return PREFIX + TEMPLATES[name][0].format(**parts)
+
+
+def board(mode: str) -> str:
+    return _key("board", mode=mode)
+
+
+def board_day(mode: str, day: str) -> str:
+    return _key("board_day", mode=mode, day=day)
+
+
+def daily(mode: str) -> str:
+    return _key("daily", mode=mode)
+
+
+def campaign(mode: str, name: str) -> str:
+    return _key("campaign", mode=mode, campaign=name)
+
+
+def campaign_day(mode: str, name: str, day: str) -> str:
+    return _key("campaign_day", mode=mode, campaign=name, day=day)
+
+
+def campaign_daily(mode: str, name: str) -> str:
+    return _key("campaign_daily", mode=mode, campaign=name)
+
+
+def session(mode: str, session_id: str) -> str:
+    return _key("session", mode=mode, session=session_id)
+
+
+def sessions(mode: str) -> str:
+    return _key("sessions", mode=mode)
+
+
+def visitor(mode: str, digest: str) -> str:
+    return _key("visitor", mode=mode, digest=digest)
+
+
+def version(mode: str) -> str:
+    return _key("version", mode=mode)
+
+
+def day_versions(mode: str) -> str:
+    return _key("day_versions", mode=mode)
+
+
+def view(mode: str, digest: str) -> str:
+    return _key("view", mode=mode, digest=digest)
+
+
+def view_claim(mode: str, digest: str) -> str:
+    return _key("view_claim", mode=mode, digest=digest)
+
+
+def ratelimit(client: str, minute: int) -> str:
+    return _key("ratelimit", client=client, minute=minute)
+
+
+def lua_prelude() -> str:
+    """``KEY.<name>(...)`` for the scripts, from the same templates.
+
+    Each placeholder becomes a parameter, in the order it appears.
+    """
+    lines = ["local KEY = {}"]
+    for name, (template, _) in TEMPLATES.items():
+        params: list[str] = []
+        pieces: list[str] = []
+        rest = PREFIX + template
+        while "{" in rest:
+            before, _, after = rest.partition("{")
+            param, _, rest = after.partition("}")
+            params.append(param)
+            if before:
+                pieces.append(repr(before))
+            pieces.append(f"tostring({param})")
+        if rest:
+            pieces.append(repr(rest))
+        body = " .. ".join(pieces)
+        lines.append(f"function KEY.{name}({', '.join(params)}) return {body} end")
+    return "\n".join(lines) + "\n"
