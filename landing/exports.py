@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from landing.access import marketers_only
 from landing.api import load_campaign
 from landing.live import Query
-from landing.money import plain_amount
+from landing.money import major_text
 from landing.reporting import BREAKDOWNS, COUNTERS, Counters, rows
 from landing.runtime import runtime
 from landing.utm import UNATTRIBUTED
@@ -55,7 +55,7 @@ class CounterColumns:
     def cells(self, c: Counters) -> list[object]:
         counts: list[object] = [getattr(c, name) for name in COUNTERS]
         return counts + [
-            plain_amount(c.revenue.get(cur, 0), cur) for cur in self.currencies
+            major_text(c.revenue.get(cur, 0), cur) for cur in self.currencies
         ]
 
 

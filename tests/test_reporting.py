@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landing.exports import csv_cell
-from landing.money import format_money, plain_amount
+from landing.money import format_money, major_text
 from landing.params import BadQuery
 from landing.period import MAX_RANGE_DAYS, parse_range
 from landing.reporting import SORTABLE, Counters, rows, select
@@ -34,7 +34,7 @@ def test_each_currency_in_its_own_precision(
     amount: int, currency: str, shown: str, plain: str
 ) -> None:
     assert format_money(amount, currency) == shown
-    assert plain_amount(amount, currency) == plain
+    assert major_text(amount, currency) == plain
 
 
 @pytest.mark.parametrize(
