@@ -266,7 +266,8 @@ def invoice_paid(
 ) -> dict[str, Any]:
     """``invoice.paid``, shaped as API versions since 2025-03-31 or before.
 
-    ``parent``: the subscription in ``parent.subscription_details`` and, when
+    ``parent``: the subscription in ``parent.subscription_details`` (the
+    top-level ``subscription`` null, as in Stripe's fixture) and, when
     a payment intent or charge is given, one paid entry in ``payments`` (an
     includable list: an endpoint may not receive it). ``legacy``: top-level
     ``subscription``, ``payment_intent``, ``charge`` and ``paid``.
@@ -304,6 +305,8 @@ def invoice_paid(
         }
         version = LEGACY_API_VERSION
     else:
+        # fixtures3.json still lists the top-level field, null, beside parent.
+        invoice["subscription"] = None
         invoice["parent"] = (
             None
             if subscription is None
