@@ -47,8 +47,17 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # signals, and several local instances would contend for one socket path.
 control_socket_disable = True
 
-# Request line and header limits stay at gunicorn's defaults (4094 bytes):
-# a longer query string gets 414, never a 5xx.
+# Request size limits, read by gunicorn before the app sees anything. Past
+# them gunicorn answers 414 or 431 itself: never a 5xx, but no thank-you page.
+# Request line: gunicorn's maximum, since /thanks must render whatever the
+# query string (SPEC §4): session id, UTM codes, ad platforms' click ids.
+limit_request_line = 8190
+# One header: the Cookie header carries every cookie of the merchant's domain
+# (analytics, consent, chat), and browsers allow 4 KB a cookie, dozens of them.
+limit_request_field_size = 32768
+# Header count: gunicorn's default; browsers send ~15 and routers add ~10, and
+# with the size above it bounds a request's headers at about 3 MB.
+limit_request_fields = 100
 
 
 def worker_exit(server, worker):

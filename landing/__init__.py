@@ -8,9 +8,8 @@ import sys
 from collections.abc import Mapping
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from landing import access, api, dashboard, exports, thanks, webhooks
+from landing import access, api, dashboard, exports, proxies, thanks, webhooks
 from landing.capture import sink, valid_entry
 from landing.config import Settings
 from landing.journal import Journal
@@ -43,12 +42,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    if settings.trusted_proxy_hops:
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=settings.trusted_proxy_hops,
-            x_proto=settings.trusted_proxy_hops,
-        )
+    app.wsgi_app = proxies.wrap(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, settings.trusted_proxy_hops
+    )
 
     store = Store(
         connect(settings.redis_url, tls_verify=settings.redis_tls_verify),

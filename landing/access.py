@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable
 from functools import wraps
-from time import monotonic
+from time import monotonic, time
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, after_this_request, current_app, request
+from itsdangerous import BadData, URLSafeTimedSerializer
 
+from landing.config import Settings
 from landing.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -51,10 +55,6 @@ class LoginThrottle:
             recent.append(monotonic())
             self._failures[address] = recent
 
-    def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
-
     def _recent(self, address: str) -> list[float]:
         cutoff = monotonic() - self.window
         recent = [t for t in self._failures.get(address, ()) if t > cutoff]
@@ -65,18 +65,95 @@ class LoginThrottle:
         return recent
 
 
+THROTTLE = "landing_logins"  # app.extensions key: one throttle per app
+KNOWN_BROWSER = "landing_known_browser"  # the cookie's name
+KNOWN_FOR = 30 * 24 * 3600  # seconds a browser stays known without signing in
+RENEW_AFTER = 24 * 3600  # a known browser's cookie is renewed once a day
+
+
 def init_app(app: Flask) -> None:
-    """One throttle per process, shared by every request."""
-    app.extensions["landing_logins"] = LoginThrottle()
+    """Give the app its one sign-in throttle (made on first use otherwise)."""
+    app.extensions.setdefault(THROTTLE, LoginThrottle())
 
 
 def _throttle() -> LoginThrottle:
-    throttle: LoginThrottle = current_app.extensions["landing_logins"]
+    throttle: LoginThrottle | None = current_app.extensions.get(THROTTLE)
+    if throttle is None:  # setdefault: two first requests still share one
+        throttle = current_app.extensions.setdefault(THROTTLE, LoginThrottle())
     return throttle
 
 
+def client_key(address: str) -> str:
+    """What failures are counted by: the address, or its /64 for IPv6.
+
+    One IPv6 customer line gets a whole /64, so a guesser can change address
+    on every try inside it.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _known_browsers(settings: Settings) -> URLSafeTimedSerializer:
+    # The salt binds each cookie to the current credentials: a new password
+    # (or SECRET_KEY) forgets every browser. The salt is never sent anywhere.
+    credentials = f"{settings.dashboard_user}\0{settings.dashboard_password}"
+    digest = hashlib.sha256(credentials.encode()).hexdigest()
+    return URLSafeTimedSerializer(
+        settings.secret_key, salt=f"landing.access.known-browser.{digest}"
+    )
+
+
+def _known_since(settings: Settings) -> float | None:
+    """When this browser last signed in correctly (its signed cookie), if ever."""
+    token = request.cookies.get(KNOWN_BROWSER)
+    if not token:
+        return None
+    try:
+        _, signed_at = _known_browsers(settings).loads(
+            token, max_age=KNOWN_FOR, return_timestamp=True
+        )
+    except BadData:
+        return None
+    return float(signed_at.timestamp())
+
+
+def _remember_browser(settings: Settings) -> None:
+    token = _known_browsers(settings).dumps("known")
+
+    @after_this_request
+    def set_cookie(response: Response) -> Response:
+        response.set_cookie(
+            KNOWN_BROWSER,
+            token,
+            max_age=KNOWN_FOR,
+            secure=request.is_secure,
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
+
+
 def marketers_only(view: Callable[P, R]) -> Callable[P, R | Response]:
-    """HTTP Basic auth with a constant-time check (SPEC §2, §7)."""
+    """HTTP Basic auth with a constant-time check (SPEC §2, §7).
+
+    Failed sign-ins are throttled per client address (request.remote_addr,
+    the customer's own once TRUSTED_PROXY_HOPS is right). Over the limit,
+    every try from that address gets 429 before its credentials are looked
+    at: answering a correct password with 200 there would tell a guesser
+    which try was right, and the limit would limit nothing. A correct
+    password is never refused because of other addresses' failures, nor in
+    a browser that has signed in correctly before (a signed cookie, renewed
+    daily, kept 30 days): a guesser behind the same router or office NAT
+    cannot lock the marketers out. The cookie only lifts the throttle; it
+    never signs anyone in.
+    """
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
@@ -88,8 +165,10 @@ def marketers_only(view: Callable[P, R]) -> Callable[P, R | Response]:
                 503,
                 mimetype="text/plain",
             )
-        address = request.remote_addr or ""
-        wait = _throttle().retry_after(address)
+        throttle = _throttle()
+        address = client_key(request.remote_addr or "")
+        known_since = _known_since(settings)
+        wait = 0 if known_since is not None else throttle.retry_after(address)
         if wait:
             log.warning("dashboard sign-in refused: too many failures from one address")
             return Response(
@@ -110,14 +189,18 @@ def marketers_only(view: Callable[P, R]) -> Callable[P, R | Response]:
         )
         if not (user_ok and password_ok) or given_user is None:
             if auth is not None:  # a browser's first, credential-less try is free
-                _throttle().failed(address)
+                throttle.failed(address)
             return Response(
                 "Sign in with the dashboard credentials.\n",
                 401,
                 {"WWW-Authenticate": 'Basic realm="landing", charset="UTF-8"'},
                 mimetype="text/plain",
             )
-        _throttle().succeeded(address)
+        # A correct sign-in does not wipe the address's failures: behind a
+        # shared address that would hand a guesser a fresh allowance every
+        # time the dashboard polls. They expire by themselves.
+        if known_since is None or time() - known_since > RENEW_AFTER:
+            _remember_browser(settings)
         return view(*args, **kwargs)
 
     return wrapped

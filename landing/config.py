@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Set by each platform on every dyno, service or container, and each of them
+# puts one router in front that appends the client's address to
+# X-Forwarded-For: Heroku, Render, Fly.io, Railway, Cloud Run.
+PAAS_ROUTERS = ("DYNO", "RENDER", "FLY_APP_NAME", "RAILWAY_ENVIRONMENT", "K_SERVICE")
 
 
 class ConfigError(RuntimeError):
@@ -41,11 +46,12 @@ class Settings:
     """Everything the product reads from its environment."""
 
     redis_url: str
-    secret_key: str
+    # Secrets stay out of repr(), so a logged or printed Settings shows none.
+    secret_key: str = field(repr=False)
     redis_tls_verify: bool = True
-    webhook_secrets: tuple[str, ...] = ()
+    webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
     dashboard_user: str = "admin"
-    dashboard_password: str = ""
+    dashboard_password: str = field(default="", repr=False)
     report_timezone: str = "UTC"
     brand_name: str = ""
     thanks_continue_url: str = ""
@@ -55,6 +61,8 @@ class Settings:
     session_retention_days: int = 90
     journal_dir: str = "instance/journal"
     journal_max_bytes: int = 256 * 1024 * 1024
+    unconfirmed_days: int = 14
+    stripe_api_key: str = field(default="", repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -105,7 +113,13 @@ class Settings:
             thanks_continue_url=_safe_url(env.get("THANKS_CONTINUE_URL", "")),
             support_email=env.get("SUPPORT_EMAIL", "").strip(),
             landing_rate_limit=_int(env, "LANDING_RATE_LIMIT", 60),
-            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0),
+            # Behind a known PaaS router one hop is right; an explicit value
+            # (0 included) always wins.
+            trusted_proxy_hops=_int(
+                env,
+                "TRUSTED_PROXY_HOPS",
+                1 if any(env.get(name, "").strip() for name in PAAS_ROUTERS) else 0,
+            ),
             # Shorter than a bank debit's settlement, and a pending session
             # would expire before its payment and then count again.
             session_retention_days=_int(env, "SESSION_RETENTION_DAYS", 90, 30),
@@ -113,6 +127,8 @@ class Settings:
             journal_max_bytes=_int(
                 env, "JOURNAL_MAX_BYTES", 256 * 1024 * 1024, 1024 * 1024
             ),
+            unconfirmed_days=_int(env, "UNCONFIRMED_DAYS", 14, 1),
+            stripe_api_key=_stripe_api_key(env.get("STRIPE_API_KEY", "")),
         )
 
 
@@ -124,3 +140,17 @@ def _safe_url(raw: str) -> str:
     if not url.lower().startswith(("https://", "http://")):
         raise ConfigError(f"THANKS_CONTINUE_URL must be an http(s) URL, got {url!r}")
     return url
+
+
+def _stripe_api_key(raw: str) -> str:
+    """Keep STRIPE_API_KEY only when it is a secret or restricted key.
+
+    The message never repeats the value: it is a credential.
+    """
+    key = raw.strip()
+    if key and not key.startswith(("rk_live_", "rk_test_", "sk_live_", "sk_test_")):
+        raise ConfigError(
+            "STRIPE_API_KEY must be a restricted key (rk_live_… or rk_test_…) "
+            "with read access to Payment Links; the value set is not one"
+        )
+    return key
