@@ -49,6 +49,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     store = Store(
         connect(settings.redis_url, tls_verify=settings.redis_tls_verify),
         retention_days=settings.session_retention_days,
+        unconfirmed_days=settings.unconfirmed_days,
     )
     journal = Journal(
         settings.journal_dir,

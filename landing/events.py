@@ -47,6 +47,9 @@ LOST = "lost"
 # Session's own payment (counted by checkout.session.completed), and manual,
 # subscription_update, subscription_threshold... are not a period renewing.
 RENEWAL_REASON = "subscription_cycle"
+# The first invoice: not counted again, but its PaymentIntent or charge is
+# what a refund of the session's own payment names.
+FIRST_INVOICE_REASON = "subscription_create"
 
 
 # Stripe's default: a signature older than five minutes is a replay.
@@ -145,6 +148,9 @@ class Renewal:
     payment_intent: str
     charge_id: str
     created: int
+    # The subscription's first invoice (subscription_create): the session's
+    # own payment, never counted twice; kept only to match its refunds.
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,7 +307,7 @@ def _renewal(event: Mapping[str, Any]) -> Renewal | None:
     reason = invoice.get("billing_reason")
     if reason is not None and not isinstance(reason, str):
         raise BadEvent("data.object.billing_reason is not a string")
-    if reason != RENEWAL_REASON:
+    if reason not in (RENEWAL_REASON, FIRST_INVOICE_REASON):
         return None  # not a renewal: see RENEWAL_REASON
     subscription = _invoice_subscription(invoice)
     if not subscription:
@@ -317,6 +323,7 @@ def _renewal(event: Mapping[str, Any]) -> Renewal | None:
         payment_intent=payment_intent,
         charge_id=charge,
         created=created,
+        first=reason == FIRST_INVOICE_REASON,
     )
 
 

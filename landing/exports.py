@@ -45,18 +45,25 @@ def _csv_lines(header: list[str], body: Iterable[list[object]]) -> Iterator[str]
 
 
 class CounterColumns:
-    """The counter columns of a CSV: counts, then money per currency in the
-    rows, in major units from Stripe's exponent."""
+    """The counter columns of a CSV: the counts, then per currency in the rows
+    revenue, refunded and net revenue, in major units from Stripe's exponent."""
 
     def __init__(self, shown: Iterable[Counters]) -> None:
-        self.currencies = sorted({cur for c in shown for cur in c.revenue})
-        self.header = [*COUNTERS, *(f"revenue_{cur}" for cur in self.currencies)]
+        self.currencies = sorted({cur for c in shown for cur in c.net_revenue})
+        self.header = list(COUNTERS)
+        for cur in self.currencies:
+            self.header += [f"revenue_{cur}", f"refunded_{cur}", f"net_{cur}"]
 
     def cells(self, c: Counters) -> list[object]:
-        counts: list[object] = [getattr(c, name) for name in COUNTERS]
-        return counts + [
-            major_text(c.revenue.get(cur, 0), cur) for cur in self.currencies
-        ]
+        cells: list[object] = [getattr(c, name) for name in COUNTERS]
+        net = c.net_revenue
+        for cur in self.currencies:
+            cells += [
+                major_text(c.revenue.get(cur, 0), cur),
+                major_text(c.refunded.get(cur, 0), cur),
+                major_text(net.get(cur, 0), cur),
+            ]
+        return cells
 
 
 def _filename(kind: str, query: Query) -> str:

@@ -6,9 +6,11 @@ fields fall away at zero. The store builds keys with these functions, the
 Lua scripts with the same templates (``lua_prelude``), and tests and
 benchmarks read through them too, so a key's name lives here alone.
 
-Metrics: ``landings``, ``conversions``, ``pending``, ``failed`` and
-``revenue:{currency}`` (minor units). Breakdown dims: source, medium,
-content, term and payment_link.
+Metrics: ``landings``, ``conversions``, ``pending``, ``failed``,
+``renewals``, ``refunds``, ``abandoned``, and per currency (minor units)
+``revenue:{currency}``, ``refunded:{currency}`` and ``conversions:{currency}``
+(how many conversions paid in it, to rank currencies without comparing
+amounts). Breakdown dims: source, medium, content, term and payment_link.
 """
 
 from __future__ import annotations
@@ -34,7 +36,36 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "one checkout session: its landing's codes and its outcome "
         "(expires after SESSION_RETENTION_DAYS)",
     ),
-    "sessions": ("{mode}:sessions", "sorted set: session id by first sighting (ms)"),
+    "sessions": (
+        "{mode}:sessions",
+        "sorted set: sessions with a verified event, by first sighting (ms)",
+    ),
+    "sessions_landed": (
+        "{mode}:sessions:landed",
+        "sorted set: sessions that only landed, by first sighting (ms); "
+        "trimmed and expiring after UNCONFIRMED_DAYS",
+    ),
+    "payment": (
+        "{mode}:payment:{payment}",
+        "a payment (PaymentIntent or charge) of a session or a renewal: its "
+        "session, amount paid, currency, refunds and lost disputes so far",
+    ),
+    "subscription": (
+        "{mode}:subscription:{subscription}",
+        "the session that started a subscription, while it lives; renewals "
+        "that came first wait here",
+    ),
+    "confirmed": (
+        "{mode}:confirmed",
+        "set: campaigns a verified payment, a registered link or a marketer "
+        "confirmed; their numbers are permanent",
+    ),
+    "unconfirmed": (
+        "{mode}:unconfirmed",
+        "sorted set: unconfirmed campaigns by last landing (ms); their keys "
+        "expire UNCONFIRMED_DAYS after it",
+    ),
+    "aliases": ("{mode}:aliases", "``{old}``: the name a campaign was renamed to"),
     "visitor": ("{mode}:visitor:{digest}", "a session-less landing, for 30 minutes"),
     "version": ("{mode}:version", "bumped on every change (the API's ETag)"),
     "day_versions": (
@@ -88,6 +119,30 @@ def session(mode: str, session_id: str) -> str:
 
 def sessions(mode: str) -> str:
     return _key("sessions", mode=mode)
+
+
+def sessions_landed(mode: str) -> str:
+    return _key("sessions_landed", mode=mode)
+
+
+def payment(mode: str, payment_id: str) -> str:
+    return _key("payment", mode=mode, payment=payment_id)
+
+
+def subscription(mode: str, subscription_id: str) -> str:
+    return _key("subscription", mode=mode, subscription=subscription_id)
+
+
+def confirmed(mode: str) -> str:
+    return _key("confirmed", mode=mode)
+
+
+def unconfirmed(mode: str) -> str:
+    return _key("unconfirmed", mode=mode)
+
+
+def aliases(mode: str) -> str:
+    return _key("aliases", mode=mode)
 
 
 def visitor(mode: str, digest: str) -> str:

@@ -1,26 +1,37 @@
 -- Count a batch of landings from the journal, atomically and idempotently.
 -- ARGV[1] now (ms), ARGV[2] session retention (s), ARGV[3] landings one
--- client may add per minute (0: no limit), ARGV[4..] one JSON landing each:
--- {ts (ms), day, mode, sid? or visitor, client?, campaign?, source?, ...}.
+-- client may add per minute (0: no limit), ARGV[4] UNCONFIRMED_DAYS (s),
+-- ARGV[5..] one JSON landing each: {ts (ms), day, mode, sid? or visitor
+-- (and visitor_prev near a salt's rotation), client?, campaign?, source?, ...}.
 -- Returns one word per landing: counted, duplicate or limited.
-local now_ms = tonumber(ARGV[1])
-local retention = tonumber(ARGV[2])
+CFG.now_ms = tonumber(ARGV[1])
+CFG.retention = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
+CFG.unconfirmed = tonumber(ARGV[4])
 local window_ms = 30 * 60 * 1000
 local results = {}
-local touched = {}
 
-for i = 4, #ARGV do
+local function seen_within(vkey, ts)
+  local prev = tonumber(redis.call('GET', vkey) or '')
+  return prev and math.abs(ts - prev) < window_ms
+end
+
+for i = 5, #ARGV do
   local e = cjson.decode(ARGV[i])
+  local mode = e.mode
   local result = 'counted'
   local skey, vkey
   if type(e.sid) == 'string' then
-    skey = KEY.session(e.mode, e.sid)
+    skey = KEY.session(mode, e.sid)
     if redis.call('HEXISTS', skey, 'landed_at') == 1 then result = 'duplicate' end
   else
-    vkey = KEY.visitor(e.mode, e.visitor)
-    local prev = tonumber(redis.call('GET', vkey) or '')
-    if prev and math.abs(e.ts - prev) < window_ms then result = 'duplicate' end
+    vkey = KEY.visitor(mode, e.visitor)
+    -- The digest's salt rotates; near a rotation the entry also carries the
+    -- previous salt's digest, so the 30 minutes hold across it.
+    if seen_within(vkey, e.ts) or (type(e.visitor_prev) == 'string'
+        and seen_within(KEY.visitor(mode, e.visitor_prev), e.ts)) then
+      result = 'duplicate'
+    end
   end
   -- A landing that joins a payment Stripe already confirmed is no inflation:
   -- it is never limited (customers behind one NAT share an address).
@@ -32,36 +43,44 @@ for i = 4, #ARGV do
     if n == 1 then redis.call('EXPIRE', rkey, 120) end
     if n > limit then result = 'limited' end
   end
+  local landing = {
+    campaign = resolve(mode, type(e.campaign) == 'string' and e.campaign or NONE),
+  }
+  for _, d in ipairs(CODES) do
+    landing[d] = type(e[d]) == 'string' and e[d] or NONE
+  end
   if result == 'counted' then
-    local landing = {
-      campaign = type(e.campaign) == 'string' and e.campaign or NONE,
-      source = type(e.source) == 'string' and e.source or NONE,
-      medium = type(e.medium) == 'string' and e.medium or NONE,
-      content = type(e.content) == 'string' and e.content or NONE,
-      term = type(e.term) == 'string' and e.term or NONE,
-    }
-    bump(e.mode, landing.campaign, landing, e.day, 'landings', 1)
-    if skey then
-      local s = hgetall(skey)
-      redis.call('HSET', skey, 'landed_at', e.ts, 'landed_day', e.day,
-        'campaign', landing.campaign, 'source', landing.source,
-        'medium', landing.medium, 'content', landing.content, 'term', landing.term)
-      if s.status then
-        -- The payment came first: its outcome moves from (unattributed) to
-        -- this campaign, on the payment's day, all counters together.
-        count_outcome(e.mode, UNATTRIBUTED, dims_of(s), s, -1)
-        for k, v in pairs(landing) do s[k] = v end
-        count_outcome(e.mode, landing.campaign, dims_of(s), s, 1)
-      end
-      touch_session(e.mode, e.sid, skey, e.ts, retention)
+    bump(mode, landing.campaign, landing, e.day, 'landings', 1)
+  end
+  -- A limited landing is not counted, but its session still learns its
+  -- campaign: the landing counts after all once Stripe verifies a payment.
+  if skey and result ~= 'duplicate' then
+    local s = hgetall(skey)
+    local fields = {landed_at = tostring(e.ts), landed_day = e.day}
+    for k, v in pairs(landing) do fields[k] = v end
+    if result == 'limited' then fields.limited = '1' end
+    if s.status then
+      -- The payment came first: everything it counted moves from where it
+      -- was ((unattributed), or its link's campaign) to this landing's
+      -- campaign, on the days it was counted. The redirect wins.
+      move(mode, s, skey, fields)
     else
-      local ttl = math.max(math.floor((e.ts + window_ms - now_ms) / 1000), 60)
-      redis.call('SET', vkey, e.ts, 'EX', ttl)
+      for k, v in pairs(fields) do s[k] = v end
     end
-    touched[e.mode] = true
+    local flat = {}
+    for k, v in pairs(fields) do
+      flat[#flat + 1] = k
+      flat[#flat + 1] = v
+    end
+    redis.call('HSET', skey, unpack(flat))
+    touch_session(mode, e.sid, skey, s, e.ts)
+    TOUCHED[mode] = true
+  elseif vkey and result == 'counted' then
+    local ttl = math.max(math.floor((e.ts + window_ms - CFG.now_ms) / 1000), 60)
+    redis.call('SET', vkey, e.ts, 'EX', ttl)
   end
   results[#results + 1] = result
 end
 
-for mode in pairs(touched) do finish(mode, now_ms, retention) end
+finish()
 return results

@@ -1,37 +1,79 @@
--- Apply one verified event to its checkout session, atomically.
+-- Apply one verified Checkout Session event to its session, atomically.
 -- ARGV: mode, session id, status (pending|paid|failed), amount_total,
 -- currency, payment_link, client_reference_id, day, event time (ms), now (ms),
--- session retention (s).
+-- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription.
 -- Returns: counted (new outcome), changed (pending became paid or failed) or
 -- unchanged (a duplicate, or news older than what we hold).
 local mode, sid, status = ARGV[1], ARGV[2], ARGV[3]
 local amount, currency, payment_link = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local reference, day, at_ms = ARGV[7], ARGV[8], tonumber(ARGV[9])
-local now_ms, retention = tonumber(ARGV[10]), tonumber(ARGV[11])
+CFG.now_ms, CFG.retention = tonumber(ARGV[10]), tonumber(ARGV[11])
+CFG.unconfirmed = tonumber(ARGV[12])
+local payment_intent, subscription = ARGV[13], ARGV[14]
 
 local skey = KEY.session(mode, sid)
 local s = hgetall(skey)
--- Paid and failed are final; pending never overwrites them.
 if s.status and RANK[s.status] >= RANK[status] then return 'unchanged' end
 
-local campaign = s.campaign or UNATTRIBUTED
 local result = 'counted'
-if s.status then
-  count_outcome(mode, campaign, dims_of(s), s, -1)
-  result = 'changed'
-end
-s.status, s.outcome_day, s.payment_link = status, day, payment_link
+local was = s.status
+s.payment_link = payment_link
+if reference ~= '' then s.client_reference_id = reference end
 if amount and currency ~= '' then
   s.amount_total, s.currency = tostring(amount), currency
 end
-count_outcome(mode, campaign, dims_of(s), s, 1)
-
-redis.call('HSET', skey, 'status', status, 'outcome_day', day,
-  'payment_link', payment_link, status .. '_at', at_ms)
-if s.amount_total then
-  redis.call('HSET', skey, 'amount_total', s.amount_total, 'currency', s.currency)
+if payment_intent ~= '' then s.payment_intent = payment_intent end
+if subscription ~= '' then s.subscription = subscription end
+if was then
+  contribute(mode, s, skey, s.outcome_day, METRIC[was], -1)
+  result = 'changed'
 end
-if reference ~= '' then redis.call('HSET', skey, 'client_reference_id', reference) end
-touch_session(mode, sid, skey, at_ms, retention)
-finish(mode, now_ms, retention)
+s.status, s.outcome_day = status, day
+contribute(mode, s, skey, day, METRIC[status], 1)
+if status == 'paid' and s.amount_total and s.currency then
+  contribute(mode, s, skey, day, 'revenue:' .. s.currency, tonumber(s.amount_total))
+  contribute(mode, s, skey, day, 'conversions:' .. s.currency, 1)
+end
+-- A landing held back by the rate limit counts now that Stripe vouches
+-- for its session (in its own campaign, on the day it arrived).
+if s.limited and s.campaign then
+  local landing = {}
+  for _, d in ipairs(CODES) do landing[d] = s[d] or NONE end
+  confirm(mode, resolve(mode, s.campaign))
+  bump(mode, resolve(mode, s.campaign), landing, s.landed_day, 'landings', 1)
+  s.limited = nil
+  redis.call('HDEL', skey, 'limited')
+end
+
+local fields = {'status', status, 'outcome_day', day, 'payment_link', payment_link,
+  status .. '_at', at_ms}
+for _, f in ipairs({'amount_total', 'currency', 'client_reference_id',
+    'payment_intent', 'subscription'}) do
+  if s[f] then
+    fields[#fields + 1] = f
+    fields[#fields + 1] = s[f]
+  end
+end
+redis.call('HSET', skey, unpack(fields))
+touch_session(mode, sid, skey, s, at_ms)
+
+if status == 'paid' then
+  -- Refunds and disputes may have come first (Stripe does not order
+  -- events); they are settled now.
+  link_payment(mode, sid, s, skey, s.payment_intent or '',
+    s.amount_total or '0', s.currency or '')
+  if s.subscription then
+    local subkey = KEY.subscription(mode, s.subscription)
+    redis.call('HSET', subkey, 'session', sid)
+    redis.call('PERSIST', subkey)  -- kept while the subscription lives
+    for f, v in pairs(hgetall(subkey)) do
+      local invoice = string.match(f, '^pending:(.+)$')
+      if invoice then
+        count_renewal(mode, sid, s, skey, invoice, cjson.decode(v))
+        redis.call('HDEL', subkey, f)
+      end
+    end
+  end
+end
+finish()
 return result

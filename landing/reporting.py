@@ -8,10 +8,31 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from landing.money import rank_currencies
 from landing.period import Range
 
-COUNTERS = ("landings", "conversions", "pending", "failed")
+# The counts of a row, in the order the API and CSVs give them.
+COUNTERS = (
+    "landings",
+    "conversions",
+    "pending",
+    "failed",
+    "abandoned",
+    "renewals",
+    "refunds",
+)
+# Money per currency (minor units): net_revenue is revenue less refunded.
+AMOUNTS = ("revenue", "refunded", "net_revenue")
 BREAKDOWNS = ("source", "medium", "content", "term", "payment_link")
+
+
+def _per_currency(metrics: Mapping[str, int], prefix: str) -> dict[str, int]:
+    found = {
+        name[len(prefix) :]: value
+        for name, value in metrics.items()
+        if value and name.startswith(prefix)
+    }
+    return dict(sorted(found.items())) if len(found) > 1 else found
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +43,42 @@ class Counters:
     conversions: int = 0
     pending: int = 0
     failed: int = 0
+    abandoned: int = 0
+    renewals: int = 0
+    refunds: int = 0
     revenue: Mapping[str, int] = field(default_factory=dict)
+    refunded: Mapping[str, int] = field(default_factory=dict)
+    # Conversions per currency: how currencies are ranked, never by amounts.
+    paid_in: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_metrics(cls, metrics: Mapping[str, int]) -> Counters:
-        revenue = {
-            name[8:]: value
-            for name, value in metrics.items()
-            if value and name.startswith("revenue:")
-        }
         return cls(
-            landings=metrics.get("landings", 0),
-            conversions=metrics.get("conversions", 0),
-            pending=metrics.get("pending", 0),
-            failed=metrics.get("failed", 0),
-            revenue=dict(sorted(revenue.items())) if len(revenue) > 1 else revenue,
+            **{name: metrics.get(name, 0) for name in COUNTERS},
+            revenue=_per_currency(metrics, "revenue:"),
+            refunded=_per_currency(metrics, "refunded:"),
+            paid_in=_per_currency(metrics, "conversions:"),
         )
 
     @property
+    def net_revenue(self) -> dict[str, int]:
+        """Revenue less refunded, per currency; never summed across them."""
+        currencies = sorted({*self.revenue, *self.refunded})
+        return {
+            cur: self.revenue.get(cur, 0) - self.refunded.get(cur, 0)
+            for cur in currencies
+        }
+
+    @property
+    def currencies(self) -> list[str]:
+        """This row's currencies, most conversions first (money.rank_currencies)."""
+        return rank_currencies(self.paid_in, {**self.refunded, **self.revenue})
+
+    @property
     def empty(self) -> bool:
-        return not (
-            self.landings or self.conversions or self.pending or self.failed
-        ) and not any(self.revenue.values())
+        return not any(getattr(self, name) for name in COUNTERS) and not any(
+            (*self.revenue.values(), *self.refunded.values())
+        )
 
     @property
     def conversion_rate(self) -> float | None:
@@ -52,11 +87,10 @@ class Counters:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "landings": self.landings,
-            "conversions": self.conversions,
-            "pending": self.pending,
-            "failed": self.failed,
+            **{name: getattr(self, name) for name in COUNTERS},
             "revenue": dict(self.revenue),
+            "refunded": dict(self.refunded),
+            "net_revenue": self.net_revenue,
         }
 
 
@@ -142,7 +176,7 @@ class Page:
     matching: int
     totals: Counters  # every campaign in the range
     shown_totals: Counters  # the campaigns matching the search
-    currencies: list[str]  # of the revenue columns, most revenue first
+    currencies: list[str]  # of the money columns, most conversions first
     sort: str  # the column sorted by, "" for the SPEC's order
 
 
@@ -164,8 +198,7 @@ def select(
     """
     present = [(n, m) for n, m in by_campaign.items() if any(m.values())]
     totals = summed(m for _, m in present)
-    revenue = totals.revenue
-    currencies = sorted(revenue, key=lambda cur: -revenue[cur])
+    currencies = totals.currencies
     if sort not in SORTABLE and sort.removeprefix("revenue_") not in currencies:
         sort = ""
     needle = search.strip().lower()

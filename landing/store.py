@@ -10,9 +10,10 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from importlib.resources import files
 from typing import Any, cast
 
@@ -22,12 +23,24 @@ from redis.retry import Retry
 
 from landing import keys
 from landing.breaker import Breaker, guarded
-from landing.events import Outcome
+from landing.events import (
+    Dispute,
+    Outcome,
+    Parsed,
+    Refund,
+    Renewal,
+    SubscriptionEnded,
+)
 
 Metrics = dict[str, int]
+# What a script takes in ARGV.
+Arg = str | int
 # Range sums kept per process: a few dashboards' views (each up to a few MB
 # with 10,000 campaigns).
 SUMS_KEPT = 8
+# Unconfirmed campaigns read for the scoreboard, latest landing first: all of
+# them in any real account, a bounded read in a flood of made-up ones.
+UNCONFIRMED_SHOWN = 1000
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -91,14 +104,23 @@ class Store:
         client: redis.Redis,
         retention_days: int = 90,
         breaker: Breaker | None = None,
+        unconfirmed_days: int = 14,
     ) -> None:
         self.redis = client
         self.breaker = breaker or Breaker()
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
         self.retention_seconds = retention_days * 86400
+        self.unconfirmed_seconds = unconfirmed_days * 86400
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
+        self._refund = client.register_script(_script("refund.lua"))
+        self._renewal = client.register_script(_script("renewal.lua"))
+        self._campaigns = client.register_script(_script("campaigns.lua"))
+
+    def _lifetimes(self) -> list[Arg]:
+        """What every script's ARGV ends with: now, and how long things live."""
+        return [_now_ms(), self.retention_seconds, self.unconfirmed_seconds]
 
     # -- writes -------------------------------------------------------------
 
@@ -110,16 +132,33 @@ class Store:
         keeps it); one round trip for the whole batch."""
         if not landings:
             return []
-        args: list[Any] = [_now_ms(), self.retention_seconds, rate_limit]
+        now, retention, unconfirmed = self._lifetimes()
+        args: list[Any] = [now, retention, rate_limit, unconfirmed]
         args += [
             e if isinstance(e, str) else json.dumps(e, separators=(",", ":"))
             for e in landings
         ]
         return cast(list[str], self._landings(args=args))
 
+    def record(self, parsed: Parsed, day: date) -> str:
+        """Store what a verified event says, in one script call; `day` is
+        the event's day in REPORT_TIMEZONE. Returns the script's word."""
+        if isinstance(parsed, Outcome):
+            return self.record_outcome(parsed, day)
+        if isinstance(parsed, Refund):
+            return self.record_refund(parsed, day)
+        if isinstance(parsed, Dispute):
+            return self.record_dispute(parsed, day)
+        if isinstance(parsed, Renewal):
+            return self.record_renewal(parsed, day)
+        if isinstance(parsed, SubscriptionEnded):
+            return self.end_subscription(parsed)
+        return "ignored"  # checkout.session.expired: counted with link tokens
+
     @guarded
     def record_outcome(self, outcome: Outcome, day: date) -> str:
         """Apply one verified event; returns counted, changed or unchanged."""
+        now, retention, unconfirmed = self._lifetimes()
         result = self._outcome(
             args=[
                 outcome.mode,
@@ -131,11 +170,98 @@ class Store:
                 outcome.client_reference_id,
                 day.isoformat(),
                 outcome.created * 1000,
-                _now_ms(),
-                self.retention_seconds,
+                now,
+                retention,
+                unconfirmed,
+                outcome.payment_intent,
+                outcome.subscription,
             ]
         )
         return cast(str, result)
+
+    @guarded
+    def record_refund(self, refund: Refund, day: date) -> str:
+        """A charge's refunds so far; counted, unchanged or pending."""
+        return self._money_back(
+            refund.mode,
+            refund.payment_intent,
+            refund.charge_id,
+            "refund",
+            refund.charge_id,
+            refund.amount_refunded,
+            day,
+        )
+
+    @guarded
+    def record_dispute(self, dispute: Dispute, day: date) -> str:
+        """A lost dispute takes its amount back; a won one changes nothing."""
+        if not dispute.lost:
+            return "unchanged"
+        return self._money_back(
+            dispute.mode,
+            dispute.payment_intent,
+            dispute.charge_id,
+            "dispute",
+            dispute.dispute_id,
+            dispute.amount,
+            day,
+        )
+
+    def _money_back(
+        self,
+        mode: str,
+        payment_intent: str,
+        charge: str,
+        what: str,
+        what_id: str,
+        amount: int,
+        day: date,
+    ) -> str:
+        args: list[Arg] = [mode, payment_intent, charge, what, what_id, amount]
+        args += [day.isoformat(), *self._lifetimes()]
+        return cast(str, self._refund(args=args))
+
+    @guarded
+    def record_renewal(self, renewal: Renewal, day: date) -> str:
+        """A paid subscription invoice: a renewal, or the first one's payment."""
+        args: list[Arg] = [
+            renewal.mode,
+            "first" if renewal.first else "renewal",
+            renewal.subscription,
+            renewal.invoice_id,
+            renewal.amount_paid,
+            renewal.currency,
+            renewal.payment_intent or renewal.charge_id,
+            day.isoformat(),
+            *self._lifetimes(),
+        ]
+        return cast(str, self._renewal(args=args))
+
+    @guarded
+    def end_subscription(self, ended: SubscriptionEnded) -> str:
+        """The subscription renews no more: its record goes after retention."""
+        args: list[Arg] = [ended.mode, "ended", ended.subscription, "", 0, "", "", ""]
+        return cast(str, self._renewal(args=[*args, *self._lifetimes()]))
+
+    @guarded
+    def confirm_campaign(self, mode: str, campaign: str) -> bool:
+        """Make a campaign's numbers permanent; False if it already was."""
+        result = self._campaigns(
+            args=["confirm", mode, campaign, "", *self._lifetimes()]
+        )
+        return bool(result == "confirmed")
+
+    @guarded
+    def delete_campaign(self, mode: str, campaign: str) -> str:
+        """Remove a campaign no payment counts in: deleted, unknown or paid."""
+        args: list[Arg] = ["delete", mode, campaign, "", *self._lifetimes()]
+        return cast(str, self._campaigns(args=args))
+
+    @guarded
+    def rename_campaign(self, mode: str, old: str, new: str) -> str:
+        """Merge a campaign into another, exactly: renamed, unknown or same."""
+        args: list[Arg] = ["rename", mode, old, new, *self._lifetimes()]
+        return cast(str, self._campaigns(args=args))
 
     # -- reads --------------------------------------------------------------
 
@@ -197,15 +323,51 @@ class Store:
         versions say so), so polling "the last 30 days" re-reads only today.
         """
         if days is None:
-            return _nest(self._hgetall(keys.board(mode)))
-        names = [d.isoformat() for d in days]
+            board = _nest(self._hgetall(keys.board(mode)))
+        else:
+            names = [d.isoformat() for d in days]
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hmget(keys.day_versions(mode), names)
+            pipe.hgetall(keys.board_day(mode, names[-1]))
+            versions, last = self._run(pipe)
+            flat = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
+            _add_flat(flat, last)
+            board = _nest(flat)
+        wanted = None if days is None else {d.isoformat() for d in days}
+        for campaign, by_day in self._unconfirmed_daily(mode).items():
+            metrics: Metrics = {}
+            for day, day_metrics in by_day.items():
+                if wanted is None or day in wanted:
+                    for metric, value in day_metrics.items():
+                        _add(metrics, metric, value)
+            if metrics:
+                board[campaign] = metrics
+        return board
+
+    def unconfirmed(self, mode: str) -> tuple[list[str], int]:
+        """The unconfirmed campaigns shown (latest landing first), and how
+        many there are in all."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(keys.day_versions(mode), names)
-        pipe.hgetall(keys.board_day(mode, names[-1]))
-        versions, last = self._run(pipe)
-        flat = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
-        _add_flat(flat, last)
-        return _nest(flat)
+        pipe.zrevrange(keys.unconfirmed(mode), 0, UNCONFIRMED_SHOWN - 1)
+        pipe.zcard(keys.unconfirmed(mode))
+        shown, total = self._run(pipe)
+        return list(shown), int(total)
+
+    def _unconfirmed_daily(self, mode: str) -> dict[str, dict[str, Metrics]]:
+        """Day → metrics of the unconfirmed campaigns shown: they are not on
+        the scoreboards until confirmed, and at most UNCONFIRMED_SHOWN of
+        them are read, so a flood of made-up campaigns costs the board a
+        bounded read (SPEC §8)."""
+        names = cast(
+            list[str],
+            self._run_one(
+                lambda r: r.zrevrange(keys.unconfirmed(mode), 0, UNCONFIRMED_SHOWN - 1)
+            ),
+        )
+        if not names:
+            return {}
+        hashes = self._hgetall_many(keys.campaign_daily(mode, c) for c in names)
+        return {c: _by_day(h) for c, h in zip(names, hashes, strict=True) if h}
 
     def _sum_of_days(
         self, mode: str, names: list[str], versions: tuple[str | None, ...]
@@ -229,10 +391,15 @@ class Store:
 
     def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
         """Day → metrics, overall or for one campaign; only days with data."""
-        key = keys.daily(mode)
         if campaign is not None:
-            key = keys.campaign_daily(mode, campaign)
-        return _by_day(self._hgetall(key))
+            return _by_day(self._hgetall(keys.campaign_daily(mode, campaign)))
+        out = _by_day(self._hgetall(keys.daily(mode)))
+        for by_day in self._unconfirmed_daily(mode).values():
+            for day, metrics in by_day.items():
+                into = out.setdefault(day, {})
+                for metric, value in metrics.items():
+                    _add(into, metric, value)
+        return out
 
     def campaign(
         self, mode: str, campaign: str, days: Sequence[date] | None
@@ -265,28 +432,39 @@ class Store:
     def sessions(
         self, mode: str, start_ms: float, end_ms: float, page: int = 500
     ) -> Iterator[tuple[str, dict[str, str]]]:
-        """Sessions first seen in [start_ms, end_ms), page by page.
+        """Sessions first seen in [start_ms, end_ms), page by page: those with
+        a verified event, then those that only landed."""
+        for index in (keys.sessions(mode), keys.sessions_landed(mode)):
+            yield from self._sessions_in(mode, index, start_ms, end_ms, page)
 
-        Pages follow the score, not an offset: writes trim the index's old
-        end while an export runs, and an offset would then skip rows.
-        """
-        index = keys.sessions(mode)
+    def _sessions_in(
+        self, mode: str, index: str, start_ms: float, end_ms: float, page: int
+    ) -> Iterator[tuple[str, dict[str, str]]]:
+        """One index's sessions; pages follow the score, not an offset: writes
+        trim the index's old end while an export runs, and an offset would
+        then skip rows."""
         low = start_ms
         skip: set[str] = set()  # already sent, at the score `low`
         while True:
             want = page + len(skip)
             batch = cast(
                 list[tuple[str, float]],
-                self.redis.zrangebyscore(
-                    index, low, f"({end_ms}", start=0, num=want, withscores=True
+                self._run_one(
+                    partial(
+                        redis.Redis.zrangebyscore,
+                        name=index,
+                        min=low,
+                        max=f"({end_ms}",
+                        start=0,
+                        num=want,
+                        withscores=True,
+                    )
                 ),
             )
             fresh = [sid for sid, _ in batch if sid not in skip]
             if fresh:
-                pipe = self.redis.pipeline(transaction=False)
-                for sid in fresh:
-                    pipe.hgetall(keys.session(mode, sid))
-                for sid, record in zip(fresh, pipe.execute(), strict=True):
+                records = self._hgetall_many(keys.session(mode, sid) for sid in fresh)
+                for sid, record in zip(fresh, records, strict=True):
                     if record:  # expired since the index was read
                         yield sid, record
             if len(batch) < want:
@@ -309,6 +487,10 @@ class Store:
     @guarded
     def _run(self, pipe: redis.client.Pipeline) -> list[Any]:
         return pipe.execute()
+
+    @guarded
+    def _run_one(self, command: Callable[[redis.Redis], Any]) -> Any:
+        return command(self.redis)
 
     @guarded
     def _hgetall(self, key: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from landing.capture import session_fingerprint
-from landing.events import BadEvent, BadSignature, parse_event, verify_event
+from landing.events import BadEvent, BadSignature, Outcome, read_event, verify_event
 from landing.period import day_of
 from landing.runtime import runtime
 from landing.store import StoreError
@@ -34,27 +34,20 @@ def stripe_webhook() -> tuple[Response, int]:
             request.headers.get("Stripe-Signature"),
             rt.settings.webhook_secrets,
         )
-        outcome = parse_event(event)
+        parsed = read_event(event)
     except BadSignature as exc:
         log.warning("webhook rejected: %s", exc)
         return _answer(400, error=f"signature check failed: {exc}")
     except BadEvent as exc:
         log.warning("webhook rejected: %s", exc)
         return _answer(400, error=f"malformed event: {exc}")
-    if outcome is None:
+    if parsed is None:
         return _answer(200, received=True, counted=False)
     try:
-        result = rt.store.record_outcome(
-            outcome, day_of(outcome.created, rt.settings.zone)
-        )
+        result = rt.store.record(parsed, day_of(parsed.created, rt.settings.zone))
     except StoreError as exc:
         log.error("webhook not stored, Stripe will retry: %s", type(exc).__name__)
         return _answer(503, error="the store is unavailable; retry later")
-    log.info(
-        "%s %s session %s: %s",
-        event.get("type"),
-        outcome.mode,
-        session_fingerprint(outcome.session_id),
-        result,
-    )
+    what = session_fingerprint(parsed.session_id) if isinstance(parsed, Outcome) else ""
+    log.info("%s %s %s: %s", event.get("type"), parsed.mode, what, result)
     return _answer(200, received=True, counted=True, result=result)

@@ -100,6 +100,10 @@ def seed(app: Flask, client: FlaskClient) -> None:
     post_event(client, session_event("cs_live_a0", amount_total=900, currency="eur"))
 
 
+# The counters no event of these tests touches.
+QUIET = {"abandoned": 0, "renewals": 0, "refunds": 0}
+
+
 def test_the_json_scoreboard_matches_spec_6(app: Flask, client: FlaskClient) -> None:
     seed(app, client)
     board = scoreboard(client)
@@ -112,14 +116,20 @@ def test_the_json_scoreboard_matches_spec_6(app: Flask, client: FlaskClient) -> 
         "conversions": 2,
         "pending": 0,
         "failed": 0,
+        **QUIET,
         "revenue": {"usd": 4000},
+        "refunded": {},
+        "net_revenue": {"usd": 4000},
     }
     assert board["totals"] == {
         "landings": 8,
         "conversions": 3,
         "pending": 0,
         "failed": 0,
+        **QUIET,
         "revenue": {"eur": 900, "usd": 4000},
+        "refunded": {},
+        "net_revenue": {"eur": 900, "usd": 4000},
     }
 
 
@@ -193,7 +203,10 @@ def test_campaign_detail_daily_and_breakdowns(app: Flask, client: FlaskClient) -
             "conversions": 2,
             "pending": 0,
             "failed": 0,
+            **QUIET,
             "revenue": {"usd": 4000},
+            "refunded": {},
+            "net_revenue": {"usd": 4000},
         }
     ]
     assert set(detail["breakdown"]) == {
@@ -252,11 +265,20 @@ def test_campaigns_csv_matches_the_json_and_defuses_formulas(
         "conversions",
         "pending",
         "failed",
+        "abandoned",
+        "renewals",
+        "refunds",
         "revenue_eur",
+        "refunded_eur",
+        "net_eur",
         "revenue_usd",
+        "refunded_usd",
+        "net_usd",
     ]
-    assert table[1] == ["spring", "3", "2", "0", "0", "0.00", "40.00"]
-    assert ["'-SUM", "1", "0", "0", "0", "0.00", "0.00"] in table
+    none = ["0.00"] * 3
+    usd = ["40.00", "0.00", "40.00"]
+    assert table[1] == ["spring", "3", "2", "0", "0", "0", "0", "0", *none, *usd]
+    assert ["'-SUM", "1", "0", "0", "0", "0", "0", "0", *none, *none] in table
     names = [row[0] for row in table[1:]]
     assert not any(n.startswith(("=", "+", "-", "@")) for n in names)
 
@@ -440,11 +462,11 @@ def test_the_export_pages_by_score_with_ties_and_no_row_twice(
     store = rt(app).store
     # Give several sessions the same first sighting, as a burst would.
     for i in range(0, 12, 2):
-        store.redis.zadd(keys.sessions("live"), {f"cs_live_x{i:02d}": 1_000})
+        store.redis.zadd(keys.sessions_landed("live"), {f"cs_live_x{i:02d}": 1_000})
     export = store.sessions("live", float("-inf"), float("inf"), page=4)
     ids = [next(export)[0] for _ in range(4)]
     # Meanwhile a write trims the index's old end (retention): no row lost.
-    store.redis.zrem(keys.sessions("live"), *ids)
+    store.redis.zrem(keys.sessions_landed("live"), *ids)
     ids += [sid for sid, _ in export]
     assert sorted(ids) == [f"cs_live_x{i:02d}" for i in range(12)]
 

@@ -154,8 +154,15 @@ def expected(ss: list[Session]) -> dict[str, dict[str, Any]]:
             out[campaign]["pending"] += 1
         elif status == "failed":
             out[campaign]["failed"] += 1
+    quiet = {"abandoned": 0, "renewals": 0, "refunds": 0}
     return {
-        name: {**c, "revenue": dict(sorted(c["revenue"].items()))}
+        name: {
+            **c,
+            **quiet,
+            "revenue": (revenue := dict(sorted(c["revenue"].items()))),
+            "refunded": {},
+            "net_revenue": revenue,
+        }
         for name, c in out.items()
         if c["landings"] or c["conversions"] or c["pending"] or c["failed"]
     }

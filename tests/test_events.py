@@ -537,13 +537,23 @@ def test_the_paid_payment_is_the_one_kept() -> None:
 
 
 @pytest.mark.parametrize("api_style", STYLES)
-@pytest.mark.parametrize(
-    "reason", ["subscription_create", "subscription_update", "manual", None]
-)
+@pytest.mark.parametrize("reason", ["subscription_update", "manual", None])
 def test_invoices_that_are_not_renewals_are_ignored(
     api_style: str, reason: str | None
 ) -> None:
     assert read_event(invoice(api_style=api_style, billing_reason=reason)) is None
+
+
+@pytest.mark.parametrize("api_style", STYLES)
+def test_the_first_invoice_is_read_as_the_sessions_own_payment(api_style: str) -> None:
+    first = read_event(
+        invoice(api_style=api_style, billing_reason="subscription_create")
+    )
+    assert isinstance(first, Renewal)
+    assert first.first
+    cycle = read_event(invoice(api_style=api_style))
+    assert isinstance(cycle, Renewal)
+    assert not cycle.first
 
 
 def test_an_invoice_without_a_subscription_is_ignored_unless_a_cycle() -> None:

@@ -81,7 +81,10 @@ def test_select_pages_sorts_and_searches_on_raw_counters() -> None:
     by_name = select(board, sort="campaign", descending=False)
     assert by_name.rows[0][0] == "camp_01"
     by_revenue = select(board, sort="revenue_usd")
-    assert by_revenue.rows[0] == ("camp_60", Counters(60, 0, 0, 0, {"usd": 6000}))
+    assert by_revenue.rows[0] == (
+        "camp_60",
+        Counters(landings=60, revenue={"usd": 6000}),
+    )
     found = select(board, search="CAMP_4")
     assert {n for n, _ in found.rows} == {f"camp_4{i}" for i in range(10)}
     assert found.shown_totals.landings == sum(range(40, 50))

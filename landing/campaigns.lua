@@ -1,0 +1,84 @@
+-- A marketer's changes to one campaign, atomically (`landing campaigns`).
+-- ARGV: what (confirm|delete|rename), mode, campaign, new name (rename),
+-- now (ms), session retention (s), UNCONFIRMED_DAYS (s).
+-- confirm → confirmed | already; delete → deleted | unknown | paid;
+-- rename → renamed | unknown | same.
+local what, mode, name, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+CFG.now_ms, CFG.retention = tonumber(ARGV[5]), tonumber(ARGV[6])
+CFG.unconfirmed = tonumber(ARGV[7])
+
+local function known(campaign)
+  return is_confirmed(mode, campaign)
+    or redis.call('EXISTS', KEY.campaign_daily(mode, campaign)) == 1
+end
+
+local function drop(campaign)
+  for _, key in ipairs(campaign_keys(mode, campaign)) do redis.call('DEL', key) end
+  redis.call('SREM', KEY.confirmed(mode), campaign)
+  redis.call('ZREM', KEY.unconfirmed(mode), campaign)
+  TOUCHED[mode] = true
+end
+
+local result
+if what == 'confirm' then
+  name = resolve(mode, name)
+  result = confirm(mode, name) and 'confirmed' or 'already'
+elseif what == 'delete' then
+  local daily = hgetall(KEY.campaign_daily(mode, name))
+  if not known(name) then
+    result = 'unknown'
+  else
+    result = 'deleted'
+    for f in pairs(daily) do
+      -- Only landings may go: a payment's numbers must stay in exactly one
+      -- campaign (SPEC §5); rename merges such a campaign instead.
+      if not string.match(f, '|landings$') then result = 'paid' end
+    end
+    if result == 'deleted' then
+      if is_confirmed(mode, name) then to_scoreboards(mode, name, daily, -1) end
+      drop(name)
+    end
+  end
+elseif what == 'rename' then
+  if name == new then
+    result = 'same'
+  elseif not known(name) then
+    result = 'unknown'
+  else
+    local daily = hgetall(KEY.campaign_daily(mode, name))
+    local days = days_of(mode, name)
+    local was_confirmed = is_confirmed(mode, name)
+    if was_confirmed then
+      to_scoreboards(mode, name, daily, -1)
+      confirm(mode, new)  -- folds what `new` had of its own, if anything
+    end
+    for f, v in pairs(daily) do hincr(KEY.campaign_daily(mode, new), f, tonumber(v)) end
+    for f, v in pairs(hgetall(KEY.campaign(mode, name))) do
+      hincr(KEY.campaign(mode, new), f, tonumber(v))
+    end
+    for _, day in ipairs(days) do
+      for f, v in pairs(hgetall(KEY.campaign_day(mode, name, day))) do
+        hincr(KEY.campaign_day(mode, new, day), f, tonumber(v))
+      end
+    end
+    if is_confirmed(mode, new) then
+      to_scoreboards(mode, new, daily, 1)
+    else
+      local last = redis.call('ZSCORE', KEY.unconfirmed(mode), name) or CFG.now_ms
+      redis.call('ZADD', KEY.unconfirmed(mode), 'GT', last, new)
+      for _, key in ipairs(campaign_keys(mode, new)) do
+        redis.call('EXPIRE', key, CFG.unconfirmed)
+      end
+    end
+    drop(name)
+    -- Sessions still name the old campaign: they count under the new one.
+    for old, to in pairs(hgetall(KEY.aliases(mode))) do
+      if to == name then redis.call('HSET', KEY.aliases(mode), old, new) end
+    end
+    redis.call('HSET', KEY.aliases(mode), name, new)
+    redis.call('HDEL', KEY.aliases(mode), new)
+    result = 'renamed'
+  end
+end
+finish()
+return result
