@@ -7,13 +7,18 @@ import secrets
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import click
 
+from landing.config import Settings
 from landing.devserver import EmbeddedServer
+from landing.reporting import rows
 from landing.runtime import ROOT
+from landing.store import Store, connect
+from landing.utm import UTM_VALUE
 
 INSTANCE = ROOT / "instance"
 
@@ -66,6 +71,8 @@ def run(port: int | None) -> None:
     if not env.get("REDIS_URL"):
         server = EmbeddedServer(INSTANCE / "redis", persistent=True).start()
         env["REDIS_URL"] = server.url
+        # So `landing campaigns` finds this server while it runs.
+        (INSTANCE / "redis_url").write_text(server.url + "\n")
         click.echo(f"embedded Valkey on {server.url}, data in {INSTANCE / 'redis'}")
     user = env.get("DASHBOARD_USER") or "admin"
     kept = "DASHBOARD_PASSWORD" not in os.environ
@@ -178,6 +185,109 @@ def demo(url: str, seconds: float, rate: float, mode: str, seed: int | None) -> 
     except KeyboardInterrupt:
         sys.exit(130)
     click.echo(summary.line())
+
+
+@main.group()
+def campaigns() -> None:
+    """List, confirm, delete or rename campaigns (REDIS_URL, or the server
+    `landing run` started)."""
+
+
+MODE = click.option(
+    "--mode",
+    type=click.Choice(["live", "test"]),
+    default="live",
+    show_default=True,
+    help="The live or the test-mode scoreboard.",
+)
+YES = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+
+
+def _store() -> Store:
+    url = os.environ.get("REDIS_URL", "").strip()
+    kept = INSTANCE / "redis_url"
+    if not url and kept.exists():
+        url = kept.read_text().strip()
+    if not url:
+        raise click.ClickException(
+            "set REDIS_URL to the store (or start `landing run`, which keeps the "
+            "embedded server's address in instance/redis_url)"
+        )
+    settings = Settings.from_env({**os.environ, "REDIS_URL": url, "SECRET_KEY": "-"})
+    return Store(
+        connect(url, tls_verify=settings.redis_tls_verify),
+        retention_days=settings.session_retention_days,
+        unconfirmed_days=settings.unconfirmed_days,
+    )
+
+
+@campaigns.command("list")
+@MODE
+def list_campaigns(mode: str) -> None:
+    """Every campaign with its numbers; unconfirmed ones say when they expire."""
+    store = _store()
+    board = store.scoreboard(mode, None)
+    expiring, total = store.unconfirmed(mode)
+    click.echo(f"{'campaign':<40} {'landings':>9} {'conversions':>11}  state")
+    for name, counters in rows(board):
+        state = "confirmed"
+        if name in expiring:
+            when = datetime.fromtimestamp(expiring[name] / 1000, UTC)
+            state = f"unconfirmed, expires {when:%Y-%m-%d %H:%M} UTC"
+        click.echo(
+            f"{name:<40} {counters.landings:>9} {counters.conversions:>11}  {state}"
+        )
+    if total > len(expiring):
+        click.echo(f"(and {total - len(expiring)} older unconfirmed campaigns)")
+
+
+@campaigns.command()
+@MODE
+@click.argument("name")
+def confirm(mode: str, name: str) -> None:
+    """Keep a campaign's numbers for good, as a verified payment would."""
+    done = _store().confirm_campaign(mode, name)
+    click.echo(f"{name}: {'confirmed' if done else 'already confirmed'}")
+
+
+@campaigns.command()
+@MODE
+@YES
+@click.argument("name")
+def delete(mode: str, yes: bool, name: str) -> None:
+    """Remove a campaign that no payment counts in (junk, a test)."""
+    if not yes:
+        click.confirm(f"Delete every number of {name!r} ({mode})?", abort=True)
+    result = _store().delete_campaign(mode, name)
+    if result == "paid":
+        raise click.ClickException(
+            f"{name!r} has verified payments, which must stay counted in one "
+            "campaign: rename it into another instead"
+        )
+    if result == "unknown":
+        raise click.ClickException(f"no campaign {name!r} in {mode} mode")
+    click.echo(f"{name}: deleted")
+
+
+@campaigns.command()
+@MODE
+@YES
+@click.argument("old")
+@click.argument("new")
+def rename(mode: str, yes: bool, old: str, new: str) -> None:
+    """Merge OLD into NEW (a typo in a UTM code): every number, exactly."""
+    if not UTM_VALUE.fullmatch(new):
+        raise click.ClickException(
+            f"{new!r} is not a code Stripe would keep: letters, digits, _ and -"
+        )
+    if not yes:
+        click.confirm(f"Merge {old!r} into {new!r} ({mode})?", abort=True)
+    result = _store().rename_campaign(mode, old, new)
+    if result == "unknown":
+        raise click.ClickException(f"no campaign {old!r} in {mode} mode")
+    if result == "same":
+        raise click.ClickException("the names are the same")
+    click.echo(f"{old} → {new}: renamed")
 
 
 if __name__ == "__main__":

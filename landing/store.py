@@ -344,14 +344,16 @@ class Store:
                 board[campaign] = metrics
         return board
 
-    def unconfirmed(self, mode: str) -> tuple[list[str], int]:
-        """The unconfirmed campaigns shown (latest landing first), and how
-        many there are in all."""
+    def unconfirmed(self, mode: str) -> tuple[dict[str, float], int]:
+        """The unconfirmed campaigns shown, each with the time (ms) its
+        numbers expire (latest landing first), and how many there are."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.zrevrange(keys.unconfirmed(mode), 0, UNCONFIRMED_SHOWN - 1)
-        pipe.zcard(keys.unconfirmed(mode))
+        index = keys.unconfirmed(mode)
+        pipe.zrevrange(index, 0, UNCONFIRMED_SHOWN - 1, withscores=True)
+        pipe.zcard(index)
         shown, total = self._run(pipe)
-        return list(shown), int(total)
+        lifetime = self.unconfirmed_seconds * 1000
+        return {name: last + lifetime for name, last in shown}, int(total)
 
     def _unconfirmed_daily(self, mode: str) -> dict[str, dict[str, Metrics]]:
         """Day → metrics of the unconfirmed campaigns shown: they are not on
