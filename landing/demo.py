@@ -5,15 +5,16 @@ UTM codes) and Stripe sends signed webhooks (POST /webhooks/stripe), in the
 messy order real life has: most payments settle at once, some are bank debits
 that settle or fail seconds later, some webhooks beat their customer back,
 some customers never come back, Stripe redelivers some events and customers
-reload the page. Nothing here touches the store: what the scoreboard shows is
-what the server made of the traffic. Standard library HTTP only; signatures
-by the stripe library, as Stripe makes them.
+reload the page; some payments are refunded or lost to a dispute later, and
+subscriptions renew (every few seconds, for the demo). Nothing here touches
+the store: what the scoreboard shows is what the server made of the traffic.
+Standard library HTTP only; events from landing.stripe_events, signed by the
+stripe library as Stripe signs them.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import random
 import string
 import time
@@ -22,12 +23,12 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import stripe
-
+from landing import stripe_events as se
 from landing.events import ASYNC_FAILED, ASYNC_SUCCEEDED, COMPLETED
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -112,7 +113,11 @@ STORIES = {
     "never_lands": 9,  # closed the tab before the redirect: (unattributed)
     "no_session": 4,  # a link redirecting without {CHECKOUT_SESSION_ID}
     "pending": 5,  # a voucher still unpaid when the demo ends
+    "refunded": 6,  # paid, then refunded in part or in full
+    "disputed": 2,  # paid, then a chargeback the merchant loses
+    "subscription": 8,  # a monthly plan: paid, then renewals
 }
+RENEWALS = 3  # renewals a demo subscription gets, a few seconds apart
 REDELIVERY = 0.10  # Stripe sends an event again
 RELOAD = 0.08  # the customer reloads the thank-you page
 AGENTS = (
@@ -146,6 +151,8 @@ class Summary:
     pending: int = 0
     failed: int = 0
     revenue: Counter[str] = field(default_factory=Counter)
+    renewals: int = 0
+    refunded: Counter[str] = field(default_factory=Counter)
 
     def line(self) -> str:
         """The one-line report printed at the end."""
@@ -155,7 +162,9 @@ class Summary:
             f"({self.mode} mode): {self.landings} landings (+{self.reloads} reloads), "
             f"{self.webhooks} webhooks (+{self.redeliveries} redelivered), "
             f"{self.conversions} conversions, {self.pending} pending, "
-            f"{self.failed} failed; {self.early} paid before landing, "
+            f"{self.failed} failed, {self.renewals} renewals, refunds in "
+            f"{', '.join(sorted(c.upper() for c in self.refunded)) or 'none'}; "
+            f"{self.early} paid before landing, "
             f"{self.never_landed} never landed; revenue in {currencies}; "
             f"{self.errors} errors"
         )
@@ -291,9 +300,19 @@ class Demo:
             "amount": amount,
             "currency": currency,
             "link": link,
+            "payment_intent": "pi_3" + self._token(21),
+            "subscription": None,
         }
+        if story == "subscription":
+            session["subscription"] = "sub_1" + self._token(23)
+            session["payment_intent"] = None
         landed_after: float | None = 0.0  # None: the customer never comes back
-        if story in ("paid", "webhook_first", "never_lands"):
+        if story in ("refunded", "disputed", "subscription"):
+            completed = self._event(COMPLETED, session, "paid")
+            self._land(query, visitor)
+            self._later(rnd.uniform(0.2, 1.5), lambda: self._webhook(completed))
+            self._aftermath(story, session)
+        elif story in ("paid", "webhook_first", "never_lands"):
             completed = self._event(COMPLETED, session, "paid")
             if story == "paid":
                 self._land(query, visitor)
@@ -322,6 +341,44 @@ class Demo:
             reload_after = landed_after + rnd.uniform(2, 20)
             self._later(reload_after, lambda: self._land(query, visitor, reload=True))
 
+    def _aftermath(self, story: str, session: dict[str, Any]) -> None:
+        """What happens to a paid session later: a refund, a lost dispute,
+        or a subscription's renewals."""
+        rnd = self.random
+        amount, currency = session["amount"], session["currency"]
+        livemode = self.mode == "live"
+        charge = "ch_3" + self._token(21)
+        if story == "refunded":
+            refunded = rnd.choice([amount, amount // 2])
+            event = se.charge_refunded(
+                charge,
+                payment_intent=session["payment_intent"],
+                amount=amount,
+                amount_refunded=refunded,
+                currency=currency,
+                livemode=livemode,
+            )
+            self._later(rnd.uniform(4, 12), lambda: self._webhook(event))
+            self._maybe_redeliver(event, after=12)
+        elif story == "disputed":
+            event = se.charge_dispute_closed(
+                charge=charge,
+                payment_intent=session["payment_intent"],
+                amount=amount,
+                currency=currency,
+                livemode=livemode,
+            )
+            self._later(rnd.uniform(6, 15), lambda: self._webhook(event))
+        else:
+            for n in range(1, RENEWALS + 1):
+                invoice = se.invoice_paid(
+                    subscription=session["subscription"],
+                    amount_paid=amount,
+                    currency=currency,
+                    livemode=livemode,
+                )
+                self._later(n * rnd.uniform(4, 6), partial(self._webhook, invoice))
+
     def _codes(self, campaign: Campaign) -> dict[str, str]:
         rnd = self.random
         if campaign.name is None:
@@ -345,31 +402,19 @@ class Demo:
         return f"cs_{self.mode}_a1{self._token(56)}"
 
     def _event(self, kind: str, session: dict[str, Any], status: str) -> dict[str, Any]:
-        """A Checkout Session event as Stripe sends it (trimmed of PII)."""
-        return {
-            "id": "evt_1" + self._token(23),
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": int(time.time()),
-            "livemode": self.mode == "live",
-            "pending_webhooks": 1,
-            "type": kind,
-            "data": {
-                "object": {
-                    "id": session["id"],
-                    "object": "checkout.session",
-                    "amount_subtotal": session["amount"],
-                    "amount_total": session["amount"],
-                    "currency": session["currency"],
-                    "livemode": self.mode == "live",
-                    "mode": "payment",
-                    "payment_link": session["link"],
-                    "payment_status": status,
-                    "status": "complete",
-                    "client_reference_id": None,
-                }
-            },
-        }
+        """A Checkout Session event as Stripe sends it."""
+        return se.checkout_session_event(
+            kind,
+            session["id"],
+            payment_link=session["link"],
+            amount_total=session["amount"],
+            currency=session["currency"],
+            payment_status=status,
+            livemode=self.mode == "live",
+            mode="subscription" if session["subscription"] else "payment",
+            payment_intent=session["payment_intent"],
+            subscription=session["subscription"],
+        )
 
     def _maybe_redeliver(self, event: dict[str, Any], after: float = 0) -> None:
         if self.random.random() < REDELIVERY:
@@ -394,14 +439,13 @@ class Demo:
                 self.summary.landings += 1
 
     def _webhook(self, event: dict[str, Any], redelivery: bool = False) -> None:
-        body = json.dumps(event, indent=2)
-        signature = stripe.WebhookSignature.generate_signature_header(body, self.secret)
+        body, signature = se.signed(event, self.secret)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Stripe-Signature": signature,
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         }
-        status = self._send("POST", "/webhooks/stripe", body.encode(), headers)
+        status = self._send("POST", "/webhooks/stripe", body, headers)
         if status == 400:
             raise DemoError(
                 "the server refused the demo's signature: it checks webhooks with "
@@ -418,7 +462,18 @@ class Demo:
             self.summary.redeliveries += 1
             return
         self.summary.webhooks += 1
-        session = event["data"]["object"]
+        obj = event["data"]["object"]
+        if event["type"] == "charge.refunded":
+            self.summary.refunded[obj["currency"]] += obj["amount_refunded"]
+            return
+        if event["type"] == "charge.dispute.closed":
+            self.summary.refunded[obj["currency"]] += obj["amount"]
+            return
+        if event["type"] == "invoice.paid":
+            self.summary.renewals += 1
+            self.summary.revenue[obj["currency"]] += obj["amount_paid"]
+            return
+        session = obj
         if event["type"] == ASYNC_FAILED:
             self.summary.pending -= 1
             self.summary.failed += 1

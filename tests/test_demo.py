@@ -32,6 +32,11 @@ def test_scoreboard_shows_what_the_demo_sent(
     assert totals["failed"] == summary.failed
     assert totals["revenue"] == dict(summary.revenue)
     assert len(totals["revenue"]) > 1, "conversions in more than one currency"
+    assert totals["renewals"] == summary.renewals > 0
+    assert totals["refunded"] == dict(summary.refunded)
+    assert summary.refunded, "refunds and lost disputes"
+    net = {cur: v - summary.refunded[cur] for cur, v in summary.revenue.items()}
+    assert totals["net_revenue"] == net
     # Paid before landing: moved to their campaign; never landed: stayed.
     assert summary.early + summary.never_landed > 0
     orphans = campaign_row(board, UNATTRIBUTED)
