@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
-import json
 import math
 import multiprocessing
 import os
@@ -278,45 +277,55 @@ def session_id(tag: str, worker: int, n: int) -> str:
     return f"cs_live_{tag}_{worker}_{n}"
 
 
-def checkout_event(sid: str, created: int | None = None) -> dict[str, Any]:
-    """A checkout.session.completed event as Stripe sends it (fields we read)."""
-    created = int(time.time()) if created is None else created
-    return {
-        "id": f"evt_{sid.removeprefix('cs_live_')}",
-        "object": "event",
-        "type": "checkout.session.completed",
-        "created": created,
-        "livemode": not sid.startswith("cs_test_"),
-        "data": {
-            "object": {
-                "id": sid,
-                "object": "checkout.session",
-                "payment_link": "plink_x",
-                "payment_status": "paid",
-                "amount_total": 4000,
-                "currency": "usd",
-            }
-        },
-    }
+def stripe_event(kind: str, sid: str) -> dict[str, Any]:
+    """An event about session `sid` as Stripe sends it (landing.stripe_events):
+    its completion (a subscription, with a PaymentIntent), or later a refund,
+    a lost dispute or a renewal of it."""
+    from landing import stripe_events as se
+
+    suffix = sid.removeprefix("cs_live_")
+    pi, sub = f"pi_{suffix}", f"sub_{suffix}"
+    if kind == "refund":
+        return se.charge_refunded(
+            f"ch_{suffix}", payment_intent=pi, amount_refunded=1000
+        )
+    if kind == "dispute":
+        return se.charge_dispute_closed(
+            f"dp_{suffix}", charge=f"ch_{suffix}", payment_intent=pi, amount=500
+        )
+    if kind == "renewal":
+        return se.invoice_paid(f"in_{suffix}", subscription=sub)
+    return se.checkout_session_completed(
+        sid,
+        payment_link="plink_x",
+        mode="subscription",
+        payment_intent=pi,
+        subscription=sub,
+        event_id=f"evt_{suffix}",
+    )
 
 
-def signed_event(sid: str, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
+def signed_event(
+    sid: str, secret: str = WEBHOOK_SECRET, kind: str = "webhook"
+) -> tuple[bytes, str]:
     """The body and Stripe-Signature header, signed by the stripe library."""
-    import stripe  # imported here: only webhook loads pay for it
+    from landing import stripe_events as se
 
-    body = json.dumps(checkout_event(sid), separators=(",", ":"))
-    header = stripe.WebhookSignature.generate_signature_header(body, secret)
-    return body.encode(), str(header)
+    return se.signed(stripe_event(kind, sid), secret, compact=True)
 
 
 # -- the load generator ---------------------------------------------------------------
+
+
+# Loads that post one signed event per request, about session n.
+EVENT_KINDS = ("webhook", "refund", "dispute", "renewal")
 
 
 @dataclass(frozen=True)
 class Target:
     """What a load sends: one fixed GET, or a landing or an event per request."""
 
-    kind: str = "get"  # get | thanks | webhook
+    kind: str = "get"  # get | thanks | webhook | refund | dispute | renewal
     path: str = "/healthz"
     headers: tuple[tuple[str, str], ...] = ()
     tag: str = "t"  # makes session ids unique across loads
@@ -330,8 +339,9 @@ def build_request(target: Target, worker: int, n: int) -> bytes:
         sid = session_id(target.tag, worker, n)
         path = f"/thanks?session_id={sid}&{UTM}&utm_campaign={target.campaign}"
         return f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()
-    if target.kind == "webhook":
-        body, signature = signed_event(session_id(target.tag, worker, n))
+    if target.kind in EVENT_KINDS:
+        sid = session_id(target.tag, worker, n)
+        body, signature = signed_event(sid, kind=target.kind)
         return (
             f"POST /webhooks/stripe HTTP/1.1\r\n{head}"
             f"Content-Type: application/json\r\nStripe-Signature: {signature}\r\n"

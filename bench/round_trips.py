@@ -7,9 +7,12 @@ store itself:
 
 1. N landings (GET /thanks, each a new checkout session), until the
    journals have drained to the store;
-2. N signed checkout.session.completed events for those sessions;
-3. an idle period as long as 1 and 2 together: background commands
-   (health checks and the like), subtracted from 1 and 2 pro rata.
+2. N signed checkout.session.completed events for those sessions
+   (subscriptions, with a PaymentIntent);
+3. N charge.refunded, N lost charge.dispute.closed and N renewal invoice.paid
+   events about those sessions;
+4. an idle period as long as all of them: background commands (health
+   checks and the like), subtracted from each pro rata.
 
 Round trips are the commands the app's connections sent: counted from the
 store's MONITOR stream, which marks the commands a Lua script ran as its
@@ -53,6 +56,13 @@ from bench.harness import (
 )
 from landing import keys
 
+# The event phases: name → the load that posts one such event per session.
+EVENTS = {
+    "events": "webhook",
+    "refunds": "refund",
+    "disputes": "dispute",
+    "renewals": "renewal",
+}
 # Commands only this benchmark sends; never counted.
 OWN = {"info", "echo", "monitor", "client|info", "client|list"}
 
@@ -184,21 +194,21 @@ def main() -> int:
         mark("warmup")
         load("thanks", "w", args.warmup)
         drain()
-        load("webhook", "w", args.warmup)
+        for kind in EVENTS.values():  # each script loaded in every worker
+            load(kind, "w", args.warmup)
 
         phases: dict[str, Phase] = {}
         before = commandstats(client)
-        for name in ("landings", "events", "idle"):
+        for name in ("landings", *EVENTS, "idle"):
             mark(name)
             started = time.monotonic()
             if name == "landings":
                 load("thanks", "m", n)
                 drain()
-            elif name == "events":
-                load("webhook", "m", n)
+            elif name in EVENTS:
+                load(EVENTS[name], "m", n)
             else:
-                busy = phases["landings"].seconds + phases["events"].seconds
-                time.sleep(busy)
+                time.sleep(sum(p.seconds for p in phases.values()))
             phase = monitor.phases[name]
             phase.seconds = time.monotonic() - started
             after = commandstats(client)
@@ -209,7 +219,10 @@ def main() -> int:
         monitor.join(10)
 
         sessions = client.zcard(keys.sessions("live"))
-        paid = int(client.hget(keys.board("live"), "bench|conversions") or 0)
+        board = keys.board("live")
+        paid = int(client.hget(board, "bench|conversions") or 0)
+        renewals = int(client.hget(board, "bench|renewals") or 0)
+        refunds = int(client.hget(board, "bench|refunds") or 0)
         client.close()
 
     idle = phases["idle"]
@@ -221,7 +234,9 @@ def main() -> int:
         return (value - background) / count
 
     figures: dict[str, float] = {}
-    for name, phase in (("landing", phases["landings"]), ("event", phases["events"])):
+    items = [("landing", phases["landings"])]
+    items += [(name.removesuffix("s"), phases[name]) for name in EVENTS]
+    for name, phase in items:
         top = sum(phase.top.values())
         every = sum(phase.stats.values())
         # A connection the pool opens costs HELLO, two CLIENT SETINFO and a
@@ -249,10 +264,12 @@ def main() -> int:
     )
     print(
         f"sessions stored {sessions} (expected {n + args.warmup}); "
-        f"conversions counted {paid} (expected {n + args.warmup})"
+        f"conversions counted {paid} (expected {n + args.warmup}); "
+        f"renewals {renewals} (expected {n + args.warmup}); sessions refunded "
+        f"{refunds} (expected {n + args.warmup})"
     )
     print()
-    for name in ("landing", "event"):
+    for name, _ in items:
         print(
             f"round trips per {name + ':':8} {figures[f'round_trips_per_{name}']:.4f}"
             f"; without opening connections "
@@ -272,9 +289,13 @@ def main() -> int:
     print(result_line(**figures))
     ok = (
         figures["steady_round_trips_per_landing"] <= 1
-        and figures["steady_round_trips_per_event"] <= 1.0001
+        and all(
+            figures[f"steady_round_trips_per_{name}"] <= 1.0001 for name, _ in items[1:]
+        )
         and sessions == n + args.warmup
         and paid == n + args.warmup
+        and renewals == n + args.warmup
+        and refunds == n + args.warmup
     )
     return 0 if ok else 1
 
