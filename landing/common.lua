@@ -174,6 +174,26 @@ local function move(mode, s, skey, changes)
   return to
 end
 
+-- A session started from one of our tagged links (its client_reference_id is
+-- a token the store knows) belongs to the link's campaign and codes until a
+-- landing says otherwise (the redirect wins). Any other reference is the
+-- merchant's own, kept for the export and never read.
+local TOKEN_FIELDS = {'campaign', 'source', 'medium', 'content', 'term'}
+
+local function adopt_token(mode, s, skey, reference)
+  if reference == '' or s.token_campaign then return end
+  local link = hgetall(KEY.token(reference))
+  if not link.campaign then return end
+  local changes, flat = {}, {}
+  for _, f in ipairs(TOKEN_FIELDS) do
+    changes['token_' .. f] = link[f] or NONE
+    flat[#flat + 1] = 'token_' .. f
+    flat[#flat + 1] = changes['token_' .. f]
+  end
+  move(mode, s, skey, changes)
+  redis.call('HSET', skey, unpack(flat))
+end
+
 -- The money that went back from one payment (refunds, lost disputes), up to
 -- what was paid, counted once: the payment's record keeps the running
 -- largest `amount_refunded` per charge (`back:{charge}`) and each lost
@@ -224,7 +244,7 @@ end
 -- Sessions with a verified event are kept SESSION_RETENTION_DAYS; sessions
 -- that only landed, UNCONFIRMED_DAYS, in an index of their own.
 local function touch_session(mode, sid, skey, s, first_seen_ms)
-  if s.status then
+  if s.status or s.abandoned then
     redis.call('EXPIRE', skey, CFG.retention)
     redis.call('ZREM', KEY.sessions_landed(mode), sid)
     -- LT: the index keeps the session's earliest sighting.

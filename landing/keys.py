@@ -66,6 +66,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "expire UNCONFIRMED_DAYS after it",
     ),
     "aliases": ("{mode}:aliases", "``{old}``: the name a campaign was renamed to"),
+    "token": (
+        "token:{token}",
+        "a tagged link's client_reference_id token (live and test alike): "
+        "its campaign, source, medium, content, term and link id",
+    ),
     "visitor": ("{mode}:visitor:{digest}", "a session-less landing, for 30 minutes"),
     "version": ("{mode}:version", "bumped on every change (the API's ETag)"),
     "day_versions": (
@@ -143,6 +148,10 @@ def unconfirmed(mode: str) -> str:
 
 def aliases(mode: str) -> str:
     return _key("aliases", mode=mode)
+
+
+def token(value: str) -> str:
+    return _key("token", token=value)
 
 
 def visitor(mode: str, digest: str) -> str:

@@ -23,6 +23,7 @@ if amount and currency ~= '' then
   s.amount_total, s.currency = tostring(amount), currency
 end
 if payment_intent ~= '' then s.payment_intent = payment_intent end
+adopt_token(mode, s, skey, reference)
 if subscription ~= '' then s.subscription = subscription end
 if was then
   contribute(mode, s, skey, s.outcome_day, METRIC[was], -1)

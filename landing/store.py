@@ -25,6 +25,7 @@ from landing import keys
 from landing.breaker import Breaker, guarded
 from landing.events import (
     Dispute,
+    Expiry,
     Outcome,
     Parsed,
     Refund,
@@ -116,6 +117,7 @@ class Store:
         self._outcome = client.register_script(_script("outcome.lua"))
         self._refund = client.register_script(_script("refund.lua"))
         self._renewal = client.register_script(_script("renewal.lua"))
+        self._expired = client.register_script(_script("expired.lua"))
         self._campaigns = client.register_script(_script("campaigns.lua"))
 
     def _lifetimes(self) -> list[Arg]:
@@ -153,7 +155,7 @@ class Store:
             return self.record_renewal(parsed, day)
         if isinstance(parsed, SubscriptionEnded):
             return self.end_subscription(parsed)
-        return "ignored"  # checkout.session.expired: counted with link tokens
+        return self.record_expiry(parsed, day)
 
     @guarded
     def record_outcome(self, outcome: Outcome, day: date) -> str:
@@ -178,6 +180,20 @@ class Store:
             ]
         )
         return cast(str, result)
+
+    @guarded
+    def record_expiry(self, expiry: Expiry, day: date) -> str:
+        """An unpaid session that expired: abandoned, if from a tagged link."""
+        args: list[Arg] = [
+            expiry.mode,
+            expiry.session_id,
+            expiry.payment_link,
+            expiry.client_reference_id,
+            day.isoformat(),
+            expiry.created * 1000,
+            *self._lifetimes(),
+        ]
+        return cast(str, self._expired(args=args))
 
     @guarded
     def record_refund(self, refund: Refund, day: date) -> str:
