@@ -325,7 +325,9 @@ EVENT_KINDS = ("webhook", "refund", "dispute", "renewal")
 class Target:
     """What a load sends: one fixed GET, or a landing or an event per request."""
 
-    kind: str = "get"  # get | thanks | webhook | refund | dispute | renewal
+    # get | thanks | junk (a landing in a new made-up campaign each time, all
+    # five codes 150 characters) | webhook | refund | dispute | renewal
+    kind: str = "get"
     path: str = "/healthz"
     headers: tuple[tuple[str, str], ...] = ()
     tag: str = "t"  # makes session ids unique across loads
@@ -339,6 +341,13 @@ def build_request(target: Target, worker: int, n: int) -> bytes:
         sid = session_id(target.tag, worker, n)
         path = f"/thanks?session_id={sid}&{UTM}&utm_campaign={target.campaign}"
         return f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()
+    if target.kind == "junk":
+        sid = session_id(target.tag, worker, n)
+        codes = "&".join(
+            f"utm_{name}={f'{name[0]}{target.tag}_{worker}_{n}_'.ljust(150, 'x')}"
+            for name in ("campaign", "source", "medium", "content", "term")
+        )
+        return f"GET /thanks?session_id={sid}&{codes} HTTP/1.1\r\n{head}\r\n".encode()
     if target.kind in EVENT_KINDS:
         sid = session_id(target.tag, worker, n)
         body, signature = signed_event(sid, kind=target.kind)

@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         connect(settings.redis_url, tls_verify=settings.redis_tls_verify),
         retention_days=settings.session_retention_days,
         unconfirmed_days=settings.unconfirmed_days,
+        zone=settings.zone,
     )
     journal = Journal(
         settings.journal_dir,

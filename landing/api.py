@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
 
 from landing.access import marketers_only
 from landing.live import Query, conditional
+from landing.params import BadQuery, parse_interval
+from landing.period import MAX_HOURLY_DAYS, day_starts, hour_starts, minute_starts
 from landing.reporting import (
     BREAKDOWNS,
     Counters,
     breakdown_rows,
     daily_series,
     scoreboard_json,
+    series,
 )
 from landing.runtime import runtime
 from landing.store import CampaignDetail, StoreError
@@ -27,9 +34,46 @@ def api_campaigns() -> Response:
         by_campaign = runtime().store.scoreboard(query.mode, query.days)
         body = scoreboard_json(by_campaign, query.span, query.timezone)
         body["mode"] = query.mode
+        if request.args.get("interval"):
+            body["series"] = series_of(query, None)
         return jsonify(body)
 
     return conditional(build)
+
+
+def series_of(query: Query, campaign: str | None) -> list[dict[str, Any]]:
+    """The `interval` series of a campaign, or of all (SPEC §6): every hour
+    of a range up to MAX_HOURLY_DAYS, every day, or the last 30 minutes."""
+    interval = parse_interval(request.args.get("interval"))
+    store, zone = runtime().store, runtime().settings.zone
+    if interval == "minute":
+        if campaign is not None:
+            raise BadQuery("`interval=minute` is for all campaigns together")
+        now = time.time()
+        return series(store.minutes(query.mode, now), minute_starts(now, zone))
+    days = query.days
+    if days is None:
+        if interval == "hour":
+            raise BadQuery(
+                f"`interval=hour` needs a range (`from`, `to`) of at most "
+                f"{MAX_HOURLY_DAYS} days"
+            )
+        by_day = store.daily(query.mode, campaign)
+        if not by_day:
+            return []
+        first = date.fromisoformat(min(by_day))
+        days = [first + timedelta(n) for n in range((query.today - first).days + 1)]
+    if interval == "hour":
+        if len(days) > MAX_HOURLY_DAYS:
+            raise BadQuery(f"`interval=hour` spans at most {MAX_HOURLY_DAYS} days")
+        return series(store.hourly(query.mode, days, campaign), hour_starts(days, zone))
+    by_day = store.daily(query.mode, campaign)
+    starts = day_starts(days, zone)
+    by_start = {
+        str(int(start.timestamp())): by_day.get(day.isoformat(), {})
+        for day, start in zip(days, starts, strict=True)
+    }
+    return series(by_start, starts)
 
 
 @bp.get("/api/campaigns/<campaign>")
@@ -46,6 +90,11 @@ def api_campaign(campaign: str) -> Response:
                 "timezone": query.timezone,
                 "totals": Counters.from_metrics(detail.totals).as_json(),
                 "daily": daily_series(detail.daily, query.days),
+                **(
+                    {"series": series_of(query, campaign)}
+                    if request.args.get("interval")
+                    else {}
+                ),
                 "breakdown": {
                     dim: breakdown_rows(detail.breakdown.get(dim, {}))
                     for dim in BREAKDOWNS

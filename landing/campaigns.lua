@@ -13,7 +13,9 @@ local function known(campaign)
 end
 
 local function drop(campaign)
-  for _, key in ipairs(campaign_keys(mode, campaign)) do redis.call('DEL', key) end
+  local own, hours = campaign_keys(mode, campaign)
+  for _, key in ipairs(own) do redis.call('DEL', key) end
+  for _, key in ipairs(hours) do redis.call('DEL', key) end
   redis.call('SREM', KEY.confirmed(mode), campaign)
   redis.call('ZREM', KEY.unconfirmed(mode), campaign)
   TOUCHED[mode] = true
@@ -35,7 +37,10 @@ elseif what == 'delete' then
       if not string.match(f, '|landings$') then result = 'paid' end
     end
     if result == 'deleted' then
-      if is_confirmed(mode, name) then to_scoreboards(mode, name, daily, -1) end
+      if is_confirmed(mode, name) then
+        to_scoreboards(mode, name, daily, -1)
+        hours_to_mode(mode, name, -1)
+      end
       drop(name)
     end
   end
@@ -50,24 +55,37 @@ elseif what == 'rename' then
     local was_confirmed = is_confirmed(mode, name)
     if was_confirmed then
       to_scoreboards(mode, name, daily, -1)
+      hours_to_mode(mode, name, -1)
       confirm(mode, new)  -- folds what `new` had of its own, if anything
     end
     for f, v in pairs(daily) do hincr(KEY.campaign_daily(mode, new), f, tonumber(v)) end
     for f, v in pairs(hgetall(KEY.campaign(mode, name))) do
       hincr(KEY.campaign(mode, new), f, tonumber(v))
     end
+    local hours_kept = {}
     for _, day in ipairs(days) do
       for f, v in pairs(hgetall(KEY.campaign_day(mode, name, day))) do
         hincr(KEY.campaign_day(mode, new, day), f, tonumber(v))
       end
+      local hours = KEY.campaign_hours(mode, name, day)
+      hours_kept[day] = hgetall(hours)
+      for f, v in pairs(hours_kept[day]) do
+        hincr(KEY.campaign_hours(mode, new, day), f, tonumber(v))
+      end
+      redis.call('EXPIRE', KEY.campaign_hours(mode, new, day), HOURS_KEPT, 'NX')
     end
     if is_confirmed(mode, new) then
       to_scoreboards(mode, new, daily, 1)
+      for day, fields in pairs(hours_kept) do
+        for f, v in pairs(fields) do hincr(KEY.hours(mode, day), f, tonumber(v)) end
+      end
     else
       local last = redis.call('ZSCORE', KEY.unconfirmed(mode), name) or CFG.now_ms
       redis.call('ZADD', KEY.unconfirmed(mode), 'GT', last, new)
-      for _, key in ipairs(campaign_keys(mode, new)) do
-        redis.call('EXPIRE', key, CFG.unconfirmed)
+      local own, hours = campaign_keys(mode, new)
+      for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
+      for _, key in ipairs(hours) do
+        redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
       end
     end
     drop(name)

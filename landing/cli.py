@@ -218,6 +218,7 @@ def _store() -> Store:
         connect(url, tls_verify=settings.redis_tls_verify),
         retention_days=settings.session_retention_days,
         unconfirmed_days=settings.unconfirmed_days,
+        zone=settings.zone,
     )
 
 

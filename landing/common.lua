@@ -10,8 +10,12 @@
 --   grow the store for good (SPEC §4).
 -- * Everything a checkout session ever added to a campaign's counters
 --   (outcome, revenue, refunds, renewals) is also kept in the session's own
---   ledger (fields `l:{day}|{metric}`), so moving the session to another
+--   ledger (fields `l:{when}|{metric}`), so moving the session to another
 --   campaign replays exactly what it added, whatever the order events came.
+--
+-- `when` says where in time a count goes: `{day}@{hour}`, the day in
+-- REPORT_TIMEZONE and the start of its hour there (epoch seconds; "" when
+-- not known). Hourly counters live HOURS_KEPT, minute counters MINUTES_KEPT.
 local NONE = '(none)'
 local UNATTRIBUTED = '(unattributed)'
 local DIMS = {'source', 'medium', 'content', 'term', 'payment_link'}
@@ -21,6 +25,13 @@ local METRIC = {paid = 'conversions', pending = 'pending', failed = 'failed'}
 local RANK = {pending = 1, paid = 2, failed = 2}
 -- Set by each script from its ARGV: now_ms, retention (s), unconfirmed (s).
 local CFG = {}
+local HOURS_KEPT = 30 * 86400
+local MINUTES_KEPT = 3 * 3600
+
+local function split_when(when)
+  local day, hour = string.match(when, '^([^@]+)@?(.*)$')
+  return day, hour
+end
 
 local function hgetall(key)
   local flat = redis.call('HGETALL', key)
@@ -66,13 +77,26 @@ local function days_of(mode, campaign)
   return out
 end
 
--- Every key holding a campaign's own numbers.
+-- Every key holding a campaign's own numbers, and its hourly keys.
 local function campaign_keys(mode, campaign)
   local out = {KEY.campaign(mode, campaign), KEY.campaign_daily(mode, campaign)}
+  local hours = {}
   for _, day in ipairs(days_of(mode, campaign)) do
     out[#out + 1] = KEY.campaign_day(mode, campaign, day)
+    hours[#hours + 1] = KEY.campaign_hours(mode, campaign, day)
   end
-  return out
+  return out, hours
+end
+
+-- A campaign's hourly counters into (or, sign -1, out of) the mode's.
+local function hours_to_mode(mode, campaign, sign)
+  for _, day in ipairs(days_of(mode, campaign)) do
+    local into = KEY.hours(mode, day)
+    for f, v in pairs(hgetall(KEY.campaign_hours(mode, campaign, day))) do
+      hincr(into, f, sign * tonumber(v))
+    end
+    redis.call('EXPIRE', into, HOURS_KEPT, 'NX')
+  end
 end
 
 -- Add a campaign's per-day numbers (`{day}|{metric}` → n) to the scoreboards.
@@ -92,9 +116,10 @@ local function confirm(mode, campaign)
   if redis.call('SADD', KEY.confirmed(mode), campaign) == 0 then return false end
   if redis.call('ZREM', KEY.unconfirmed(mode), campaign) == 1 then
     to_scoreboards(mode, campaign, hgetall(KEY.campaign_daily(mode, campaign)), 1)
-    for _, key in ipairs(campaign_keys(mode, campaign)) do
-      redis.call('PERSIST', key)
-    end
+    hours_to_mode(mode, campaign, 1)
+    local own, hours = campaign_keys(mode, campaign)
+    for _, key in ipairs(own) do redis.call('PERSIST', key) end
+    for _, key in ipairs(hours) do redis.call('EXPIRE', key, HOURS_KEPT) end
   end
   TOUCHED[mode] = true
   return true
@@ -103,10 +128,21 @@ end
 -- Add `by` of `metric` for a campaign on a day, everywhere it is reported:
 -- the campaign's daily series and breakdowns (all time and per day) and,
 -- once confirmed, the all-time and daily scoreboards and the overall series.
-local function bump(mode, campaign, dims, day, metric, by)
+local function bump(mode, campaign, dims, when, metric, by)
   if by == 0 then return end
   TOUCHED[mode] = true
+  local day, hour = split_when(when)
+  local confirmed = is_confirmed(mode, campaign)
   hincr(KEY.campaign_daily(mode, campaign), day .. '|' .. metric, by)
+  if hour ~= '' then
+    local hours = KEY.campaign_hours(mode, campaign, day)
+    hincr(hours, hour .. '|' .. metric, by)
+    if confirmed then
+      redis.call('EXPIRE', hours, HOURS_KEPT, 'NX')
+      hincr(KEY.hours(mode, day), hour .. '|' .. metric, by)
+      redis.call('EXPIRE', KEY.hours(mode, day), HOURS_KEPT, 'NX')
+    end
+  end
   local all_time = KEY.campaign(mode, campaign)
   local that_day = KEY.campaign_day(mode, campaign, day)
   for _, d in ipairs(DIMS) do
@@ -117,13 +153,15 @@ local function bump(mode, campaign, dims, day, metric, by)
       hincr(that_day, bf, by)
     end
   end
-  if is_confirmed(mode, campaign) then
+  if confirmed then
     to_scoreboards(mode, campaign, {[day .. '|' .. metric] = by}, 1)
   else
     -- Unconfirmed: the whole campaign expires together, UNCONFIRMED_DAYS
     -- after this, its latest landing, unless something confirms it first.
-    for _, key in ipairs(campaign_keys(mode, campaign)) do
-      redis.call('EXPIRE', key, CFG.unconfirmed)
+    local own, hours = campaign_keys(mode, campaign)
+    for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
+    for _, key in ipairs(hours) do
+      redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
     end
     redis.call('ZADD', KEY.unconfirmed(mode), CFG.now_ms, campaign)
   end
@@ -146,12 +184,21 @@ end
 
 -- Count `by` of `metric` on `day` for a session in its campaign, and keep it
 -- in the session's ledger.
-local function contribute(mode, s, skey, day, metric, by)
+local function contribute(mode, s, skey, when, metric, by)
   if by == 0 then return end
   local campaign = campaign_of(mode, s)
   confirm(mode, campaign)
-  bump(mode, campaign, dims_of(s), day, metric, by)
-  hincr(skey, 'l:' .. day .. '|' .. metric, by)
+  bump(mode, campaign, dims_of(s), when, metric, by)
+  hincr(skey, 'l:' .. when .. '|' .. metric, by)
+end
+
+-- The last minutes, for every campaign of a mode together: what a launch
+-- looks like right now. Only new facts, never moves.
+local function per_minute(mode, at_ms, metric, by)
+  local minute = math.floor(at_ms / 60000) * 60
+  local key = KEY.minutes(mode, minute - minute % 3600)
+  hincr(key, minute .. '|' .. metric, by)
+  redis.call('EXPIRE', key, MINUTES_KEPT, 'NX')
 end
 
 -- Move everything a session counted to where its (changed) fields now put
@@ -167,9 +214,9 @@ local function move(mode, s, skey, changes)
   local to, to_dims = campaign_of(mode, s), dims_of(s)
   if next(ledger) then confirm(mode, to) end
   for entry, n in pairs(ledger) do
-    local day, metric = string.match(entry, '^([^|]+)|(.+)$')
-    bump(mode, from, from_dims, day, metric, -n)
-    bump(mode, to, to_dims, day, metric, n)
+    local when, metric = string.match(entry, '^([^|]+)|(.+)$')
+    bump(mode, from, from_dims, when, metric, -n)
+    bump(mode, to, to_dims, when, metric, n)
   end
   return to
 end
@@ -212,9 +259,9 @@ local function settle_back(mode, s, skey, pkey)
   local delta = total - tonumber(p.counted or '0')
   if delta <= 0 then return 'unchanged' end
   redis.call('HSET', pkey, 'counted', total)
-  local day = p.back_day
-  contribute(mode, s, skey, day, 'refunded:' .. p.currency, delta)
-  if not s.refunded then contribute(mode, s, skey, day, 'refunds', 1) end
+  local when = p.back_when
+  contribute(mode, s, skey, when, 'refunded:' .. p.currency, delta)
+  if not s.refunded then contribute(mode, s, skey, when, 'refunds', 1) end
   s.refunded = tostring(tonumber(s.refunded or '0') + delta)
   redis.call('HSET', skey, 'refunded', s.refunded)
   return 'counted'
@@ -234,9 +281,9 @@ end
 local function count_renewal(mode, sid, s, skey, invoice, r)
   if s['renewal:' .. invoice] then return 'unchanged' end
   if s.status ~= 'paid' then return 'pending' end
-  redis.call('HSET', skey, 'renewal:' .. invoice, r.day)
-  contribute(mode, s, skey, r.day, 'renewals', 1)
-  contribute(mode, s, skey, r.day, 'revenue:' .. r.currency, r.amount)
+  redis.call('HSET', skey, 'renewal:' .. invoice, r.when)
+  contribute(mode, s, skey, r.when, 'renewals', 1)
+  contribute(mode, s, skey, r.when, 'revenue:' .. r.currency, r.amount)
   link_payment(mode, sid, s, skey, r.payment, r.amount, r.currency)
   return 'counted'
 end

@@ -1,11 +1,11 @@
 -- A Checkout Session that expired unpaid (`checkout.session.expired`): when
 -- it was started from one of our tagged links, it counts as abandoned in the
 -- link's campaign, once, on the event's day.
--- ARGV: mode, session id, payment_link, client_reference_id, day, event time
+-- ARGV: mode, session id, payment_link, client_reference_id, when, event time
 -- (ms), now (ms), session retention (s), UNCONFIRMED_DAYS (s).
 -- Returns counted, or unchanged (not a token of ours, or already counted).
 local mode, sid, payment_link, reference = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local day, at_ms = ARGV[5], tonumber(ARGV[6])
+local when, at_ms = ARGV[5], tonumber(ARGV[6])
 CFG.now_ms, CFG.retention = tonumber(ARGV[7]), tonumber(ARGV[8])
 CFG.unconfirmed = tonumber(ARGV[9])
 
@@ -15,7 +15,7 @@ if s.abandoned or s.status then return 'unchanged' end
 adopt_token(mode, s, skey, reference)
 if not s.token_campaign then return 'unchanged' end
 s.payment_link, s.abandoned = payment_link, '1'
-contribute(mode, s, skey, day, 'abandoned', 1)
+contribute(mode, s, skey, when, 'abandoned', 1)
 redis.call('HSET', skey, 'abandoned', '1', 'payment_link', payment_link,
   'client_reference_id', reference, 'expired_at', at_ms)
 touch_session(mode, sid, skey, s, at_ms)

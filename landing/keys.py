@@ -31,6 +31,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{mode}:campaign:{campaign}:daily",
         "``{day}|{metric}``: the campaign per day",
     ),
+    "campaign_hours": (
+        "{mode}:campaign:{campaign}:hours:{day}",
+        "``{hour}|{metric}``: the campaign by hour (epoch seconds of the hour's "
+        "start in REPORT_TIMEZONE); kept 30 days",
+    ),
+    "hours": (
+        "{mode}:hours:{day}",
+        "``{hour}|{metric}``: confirmed campaigns by hour; kept 30 days",
+    ),
+    "minutes": (
+        "{mode}:minutes:{hour}",
+        "``{minute}|{metric}``: every campaign by minute (epoch seconds), for "
+        "the last 30 minutes; kept 3 hours",
+    ),
     "session": (
         "{mode}:session:{session}",
         "one checkout session: its landing's codes and its outcome "
@@ -116,6 +130,18 @@ def campaign_day(mode: str, name: str, day: str) -> str:
 
 def campaign_daily(mode: str, name: str) -> str:
     return _key("campaign_daily", mode=mode, campaign=name)
+
+
+def campaign_hours(mode: str, name: str, day: str) -> str:
+    return _key("campaign_hours", mode=mode, campaign=name, day=day)
+
+
+def hours(mode: str, day: str) -> str:
+    return _key("hours", mode=mode, day=day)
+
+
+def minutes(mode: str, hour: int) -> str:
+    return _key("minutes", mode=mode, hour=hour)
 
 
 def session(mode: str, session_id: str) -> str:

@@ -1,13 +1,15 @@
 -- Count a batch of landings from the journal, atomically and idempotently.
 -- ARGV[1] now (ms), ARGV[2] session retention (s), ARGV[3] landings one
 -- client may add per minute (0: no limit), ARGV[4] UNCONFIRMED_DAYS (s),
--- ARGV[5..] one JSON landing each: {ts (ms), day, mode, sid? or visitor
+-- ARGV[5] REPORT_TIMEZONE's UTC offset (s) for the batch's hours,
+-- ARGV[6..] one JSON landing each: {ts (ms), day, mode, sid? or visitor
 -- (and visitor_prev near a salt's rotation), client?, campaign?, source?, ...}.
 -- Returns one word per landing: counted, duplicate or limited.
 CFG.now_ms = tonumber(ARGV[1])
 CFG.retention = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 CFG.unconfirmed = tonumber(ARGV[4])
+local offset = tonumber(ARGV[5])
 local window_ms = 30 * 60 * 1000
 local results = {}
 
@@ -16,8 +18,10 @@ local function seen_within(vkey, ts)
   return prev and math.abs(ts - prev) < window_ms
 end
 
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local e = cjson.decode(ARGV[i])
+  local seconds = math.floor(e.ts / 1000)
+  local when = e.day .. '@' .. (seconds - (seconds + offset) % 3600)
   local mode = e.mode
   local result = 'counted'
   local skey, vkey
@@ -50,13 +54,14 @@ for i = 5, #ARGV do
     landing[d] = type(e[d]) == 'string' and e[d] or NONE
   end
   if result == 'counted' then
-    bump(mode, landing.campaign, landing, e.day, 'landings', 1)
+    bump(mode, landing.campaign, landing, when, 'landings', 1)
+    per_minute(mode, e.ts, 'landings', 1)
   end
   -- A limited landing is not counted, but its session still learns its
   -- campaign: the landing counts after all once Stripe verifies a payment.
   if skey and result ~= 'duplicate' then
     local s = hgetall(skey)
-    local fields = {landed_at = tostring(e.ts), landed_day = e.day}
+    local fields = {landed_at = tostring(e.ts), landed_day = e.day, landed_when = when}
     for k, v in pairs(landing) do fields[k] = v end
     if result == 'limited' then fields.limited = '1' end
     if s.status then

@@ -20,7 +20,7 @@ from landing.store import Build, StoreError
 log = logging.getLogger(__name__)
 
 # The query arguments the dashboard's pages understand; links keep only these.
-PAGE_ARGS = ("from", "to", "mode", "q", "sort", "dir", "page")
+PAGE_ARGS = ("from", "to", "mode", "q", "sort", "dir", "page", "interval")
 
 
 class Query:

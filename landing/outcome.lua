@@ -1,12 +1,14 @@
 -- Apply one verified Checkout Session event to its session, atomically.
 -- ARGV: mode, session id, status (pending|paid|failed), amount_total,
--- currency, payment_link, client_reference_id, day, event time (ms), now (ms),
+-- currency, payment_link, client_reference_id, when (`{day}@{hour}`), event
+-- time (ms), now (ms),
 -- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription.
 -- Returns: counted (new outcome), changed (pending became paid or failed) or
 -- unchanged (a duplicate, or news older than what we hold).
 local mode, sid, status = ARGV[1], ARGV[2], ARGV[3]
 local amount, currency, payment_link = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local reference, day, at_ms = ARGV[7], ARGV[8], tonumber(ARGV[9])
+local reference, when, at_ms = ARGV[7], ARGV[8], tonumber(ARGV[9])
+local day = split_when(when)
 CFG.now_ms, CFG.retention = tonumber(ARGV[10]), tonumber(ARGV[11])
 CFG.unconfirmed = tonumber(ARGV[12])
 local payment_intent, subscription = ARGV[13], ARGV[14]
@@ -26,14 +28,17 @@ if payment_intent ~= '' then s.payment_intent = payment_intent end
 adopt_token(mode, s, skey, reference)
 if subscription ~= '' then s.subscription = subscription end
 if was then
-  contribute(mode, s, skey, s.outcome_day, METRIC[was], -1)
+  contribute(mode, s, skey, s.outcome_when or s.outcome_day, METRIC[was], -1)
   result = 'changed'
 end
-s.status, s.outcome_day = status, day
-contribute(mode, s, skey, day, METRIC[status], 1)
+s.status, s.outcome_day, s.outcome_when = status, day, when
+contribute(mode, s, skey, when, METRIC[status], 1)
+per_minute(mode, at_ms, METRIC[status], 1)
 if status == 'paid' and s.amount_total and s.currency then
-  contribute(mode, s, skey, day, 'revenue:' .. s.currency, tonumber(s.amount_total))
-  contribute(mode, s, skey, day, 'conversions:' .. s.currency, 1)
+  local revenue = 'revenue:' .. s.currency
+  contribute(mode, s, skey, when, revenue, tonumber(s.amount_total))
+  contribute(mode, s, skey, when, 'conversions:' .. s.currency, 1)
+  per_minute(mode, at_ms, revenue, tonumber(s.amount_total))
 end
 -- A landing held back by the rate limit counts now that Stripe vouches
 -- for its session (in its own campaign, on the day it arrived).
@@ -41,13 +46,14 @@ if s.limited and s.campaign then
   local landing = {}
   for _, d in ipairs(CODES) do landing[d] = s[d] or NONE end
   confirm(mode, resolve(mode, s.campaign))
-  bump(mode, resolve(mode, s.campaign), landing, s.landed_day, 'landings', 1)
+  bump(mode, resolve(mode, s.campaign), landing, s.landed_when or s.landed_day,
+    'landings', 1)
   s.limited = nil
   redis.call('HDEL', skey, 'limited')
 end
 
-local fields = {'status', status, 'outcome_day', day, 'payment_link', payment_link,
-  status .. '_at', at_ms}
+local fields = {'status', status, 'outcome_day', day, 'outcome_when', when,
+  'payment_link', payment_link, status .. '_at', at_ms}
 for _, f in ipairs({'amount_total', 'currency', 'client_reference_id',
     'payment_intent', 'subscription'}) do
   if s[f] then

@@ -27,3 +27,15 @@ def parse_page(raw: str | None) -> int:
     if raw and raw.isascii() and raw.isdigit() and len(raw) < 9:
         return max(1, int(raw))
     return 1
+
+
+INTERVALS = ("day", "hour", "minute")
+
+
+def parse_interval(raw: str | None) -> str:
+    """The grain of a series: day (the default), hour or minute."""
+    if raw is None or raw == "":
+        return "day"
+    if raw not in INTERVALS:
+        raise BadQuery("`interval` must be day, hour or minute")
+    return raw

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from landing.params import BadQuery
@@ -75,3 +75,49 @@ def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
 def day_of(timestamp: float, zone: ZoneInfo) -> date:
     """The day a moment falls on in the report's zone."""
     return datetime.fromtimestamp(timestamp, zone).date()
+
+
+# Hourly counters are kept 30 days; a series by hour spans at most this.
+MAX_HOURLY_DAYS = 14
+MINUTES_SHOWN = 30
+
+
+def hour_starts(days: list[date], zone: ZoneInfo) -> list[datetime]:
+    """Every hour of the days in the zone, in order: 23 or 25 on a DST day."""
+    if not days:
+        return []
+    start = datetime.combine(days[0], time.min, zone).astimezone(UTC)
+    end = datetime.combine(days[-1] + timedelta(1), time.min, zone).astimezone(UTC)
+    out = []
+    while start < end:
+        out.append(start.astimezone(zone))
+        start += timedelta(hours=1)
+    return out
+
+
+def day_starts(days: list[date], zone: ZoneInfo) -> list[datetime]:
+    return [datetime.combine(d, time.min, zone) for d in days]
+
+
+def minute_starts(
+    now: float, zone: ZoneInfo, count: int = MINUTES_SHOWN
+) -> list[datetime]:
+    """The last `count` minutes, this one included."""
+    minute = int(now // 60) * 60
+    return [
+        datetime.fromtimestamp(minute - 60 * n, zone) for n in range(count - 1, -1, -1)
+    ]
+
+
+def when_of(timestamp: float, zone: ZoneInfo) -> str:
+    """Where a moment's counts go: ``{day}@{hour}``, its day in the report's
+    zone and the start of its hour there (epoch seconds)."""
+    local = datetime.fromtimestamp(timestamp, zone)
+    hour = local.replace(minute=0, second=0, microsecond=0)
+    return f"{local.date().isoformat()}@{int(hour.timestamp())}"
+
+
+def utc_offset(zone: ZoneInfo, timestamp: float) -> int:
+    """The zone's offset from UTC at a moment, in seconds."""
+    offset = datetime.fromtimestamp(timestamp, zone).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0

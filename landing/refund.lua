@@ -1,12 +1,13 @@
 -- Money back on one payment: a refund (`charge.refunded`, whose
 -- amount_refunded is the charge's running total) or a lost dispute.
 -- ARGV: mode, payment_intent, charge, what ("refund" or "dispute"), its id
--- (the charge, or the dispute), amount, day, now (ms), session retention (s),
+-- (the charge, or the dispute), amount, when (`{day}@{hour}`), now (ms),
+-- session retention (s),
 -- UNCONFIRMED_DAYS (s).
 -- Returns counted, unchanged, or pending (its payment is not counted (yet):
 -- kept for SESSION_RETENTION_DAYS in case it is).
 local mode, payment_intent, charge = ARGV[1], ARGV[2], ARGV[3]
-local what, id, amount, day = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local what, id, amount, when = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 CFG.now_ms, CFG.retention = tonumber(ARGV[8]), tonumber(ARGV[9])
 CFG.unconfirmed = tonumber(ARGV[10])
 
@@ -23,7 +24,7 @@ local before = tonumber(redis.call('HGET', pkey, field) or '0')
 -- The largest running total seen wins: an overtaken or repeated refund
 -- event never counts twice, and a dispute is counted once.
 if amount <= before then return 'unchanged' end
-redis.call('HSET', pkey, field, amount, 'back_day', day)
+redis.call('HSET', pkey, field, amount, 'back_when', when)
 local sid = redis.call('HGET', pkey, 'session')
 if not sid then
   redis.call('EXPIRE', pkey, CFG.retention)

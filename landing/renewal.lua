@@ -2,12 +2,12 @@
 -- first invoice (the session's own payment: only its PaymentIntent or charge
 -- is kept, for refunds), or the end of the subscription.
 -- ARGV: mode, what ("renewal", "first" or "ended"), subscription, invoice,
--- amount_paid, currency, payment (PaymentIntent or charge, may be ""), day,
+-- amount_paid, currency, payment (PaymentIntent or charge, may be ""), when,
 -- now (ms), session retention (s), UNCONFIRMED_DAYS (s).
 -- Returns counted, unchanged or pending (its session is not known yet).
 local mode, what, subscription, invoice = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local r = {amount = tonumber(ARGV[5]), currency = ARGV[6], payment = ARGV[7],
-  day = ARGV[8]}
+  when = ARGV[8]}
 CFG.now_ms, CFG.retention = tonumber(ARGV[9]), tonumber(ARGV[10])
 CFG.unconfirmed = tonumber(ARGV[11])
 

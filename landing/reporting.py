@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from landing.money import rank_currencies
@@ -126,6 +126,22 @@ def daily_series(
     names = [d.isoformat() for d in days] if days is not None else sorted(by_day)
     return [
         {"date": d, **Counters.from_metrics(by_day.get(d, {})).as_json()} for d in names
+    ]
+
+
+def series(
+    by_start: Mapping[str, Mapping[str, int]], starts: Iterable[datetime]
+) -> list[dict[str, Any]]:
+    """One row per interval (`by_start` keyed by its start in epoch seconds):
+    every interval of the range, each with its start as ISO 8601."""
+    return [
+        {
+            "start": start.isoformat(),
+            **Counters.from_metrics(
+                by_start.get(str(int(start.timestamp())), {})
+            ).as_json(),
+        }
+        for start in starts
     ]
 
 

@@ -16,6 +16,7 @@ from datetime import date
 from functools import partial
 from importlib.resources import files
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -32,16 +33,20 @@ from landing.events import (
     Renewal,
     SubscriptionEnded,
 )
+from landing.period import utc_offset
 
 Metrics = dict[str, int]
 # What a script takes in ARGV.
 Arg = str | int
+# Where a count goes in time: a day, or ``{day}@{hour}`` (period.when_of).
+When = date | str
 # Range sums kept per process: a few dashboards' views (each up to a few MB
 # with 10,000 campaigns).
 SUMS_KEPT = 8
-# Unconfirmed campaigns read for the scoreboard, latest landing first: all of
-# them in any real account, a bounded read in a flood of made-up ones.
-UNCONFIRMED_SHOWN = 1000
+# Unconfirmed campaigns read for the scoreboard, latest landing first: a new
+# campaign's first landings show at once (a payment confirms it moments
+# later), and a flood of made-up ones costs the board a small bounded read.
+UNCONFIRMED_SHOWN = 100
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -106,6 +111,7 @@ class Store:
         retention_days: int = 90,
         breaker: Breaker | None = None,
         unconfirmed_days: int = 14,
+        zone: ZoneInfo | None = None,
     ) -> None:
         self.redis = client
         self.breaker = breaker or Breaker()
@@ -113,6 +119,7 @@ class Store:
         self._sums_lock = threading.Lock()
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
+        self.zone = zone or ZoneInfo("UTC")
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
         self._refund = client.register_script(_script("refund.lua"))
@@ -135,16 +142,20 @@ class Store:
         if not landings:
             return []
         now, retention, unconfirmed = self._lifetimes()
-        args: list[Any] = [now, retention, rate_limit, unconfirmed]
+        # The hours of a batch's landings: they arrived within moments of
+        # each other (a replay after an outage aside), so one offset serves.
+        offset = utc_offset(self.zone, time.time())
+        args: list[Any] = [now, retention, rate_limit, unconfirmed, offset]
         args += [
             e if isinstance(e, str) else json.dumps(e, separators=(",", ":"))
             for e in landings
         ]
         return cast(list[str], self._landings(args=args))
 
-    def record(self, parsed: Parsed, day: date) -> str:
+    def record(self, parsed: Parsed, day: When) -> str:
         """Store what a verified event says, in one script call; `day` is
-        the event's day in REPORT_TIMEZONE. Returns the script's word."""
+        the event's day in REPORT_TIMEZONE, or ``{day}@{hour}`` (period.when_of)
+        to count its hour too. Returns the script's word."""
         if isinstance(parsed, Outcome):
             return self.record_outcome(parsed, day)
         if isinstance(parsed, Refund):
@@ -158,7 +169,7 @@ class Store:
         return self.record_expiry(parsed, day)
 
     @guarded
-    def record_outcome(self, outcome: Outcome, day: date) -> str:
+    def record_outcome(self, outcome: Outcome, day: When) -> str:
         """Apply one verified event; returns counted, changed or unchanged."""
         now, retention, unconfirmed = self._lifetimes()
         result = self._outcome(
@@ -170,7 +181,7 @@ class Store:
                 outcome.currency,
                 outcome.payment_link,
                 outcome.client_reference_id,
-                day.isoformat(),
+                _when(day),
                 outcome.created * 1000,
                 now,
                 retention,
@@ -182,21 +193,21 @@ class Store:
         return cast(str, result)
 
     @guarded
-    def record_expiry(self, expiry: Expiry, day: date) -> str:
+    def record_expiry(self, expiry: Expiry, day: When) -> str:
         """An unpaid session that expired: abandoned, if from a tagged link."""
         args: list[Arg] = [
             expiry.mode,
             expiry.session_id,
             expiry.payment_link,
             expiry.client_reference_id,
-            day.isoformat(),
+            _when(day),
             expiry.created * 1000,
             *self._lifetimes(),
         ]
         return cast(str, self._expired(args=args))
 
     @guarded
-    def record_refund(self, refund: Refund, day: date) -> str:
+    def record_refund(self, refund: Refund, day: When) -> str:
         """A charge's refunds so far; counted, unchanged or pending."""
         return self._money_back(
             refund.mode,
@@ -209,7 +220,7 @@ class Store:
         )
 
     @guarded
-    def record_dispute(self, dispute: Dispute, day: date) -> str:
+    def record_dispute(self, dispute: Dispute, day: When) -> str:
         """A lost dispute takes its amount back; a won one changes nothing."""
         if not dispute.lost:
             return "unchanged"
@@ -231,14 +242,14 @@ class Store:
         what: str,
         what_id: str,
         amount: int,
-        day: date,
+        day: When,
     ) -> str:
         args: list[Arg] = [mode, payment_intent, charge, what, what_id, amount]
-        args += [day.isoformat(), *self._lifetimes()]
+        args += [_when(day), *self._lifetimes()]
         return cast(str, self._refund(args=args))
 
     @guarded
-    def record_renewal(self, renewal: Renewal, day: date) -> str:
+    def record_renewal(self, renewal: Renewal, day: When) -> str:
         """A paid subscription invoice: a renewal, or the first one's payment."""
         args: list[Arg] = [
             renewal.mode,
@@ -248,7 +259,7 @@ class Store:
             renewal.amount_paid,
             renewal.currency,
             renewal.payment_intent or renewal.charge_id,
-            day.isoformat(),
+            _when(day),
             *self._lifetimes(),
         ]
         return cast(str, self._renewal(args=args))
@@ -419,6 +430,39 @@ class Store:
                     _add(into, metric, value)
         return out
 
+    def hourly(
+        self, mode: str, days: Sequence[date], campaign: str | None = None
+    ) -> dict[str, Metrics]:
+        """Hour start (epoch seconds) → metrics over the days, for one
+        campaign or every campaign (the unconfirmed shown ones included)."""
+        names = [d.isoformat() for d in days]
+        if campaign is not None:
+            wanted = [keys.campaign_hours(mode, campaign, d) for d in names]
+        else:
+            wanted = [keys.hours(mode, d) for d in names]
+            for name in self._unconfirmed_daily(mode):
+                wanted += [keys.campaign_hours(mode, name, d) for d in names]
+        out: dict[str, Metrics] = {}
+        for fields in self._hgetall_many(wanted):
+            for name, value in _by_day(fields).items():
+                into = out.setdefault(name, {})
+                for metric, n in value.items():
+                    _add(into, metric, n)
+        return out
+
+    def minutes(self, mode: str, now: float) -> dict[str, Metrics]:
+        """Minute start (epoch seconds) → metrics, every campaign together,
+        for the last hour (what the minute counters keep and more)."""
+        hour = int(now // 3600) * 3600
+        fields = self._hgetall_many(
+            [keys.minutes(mode, hour - 3600), keys.minutes(mode, hour)]
+        )
+        out: dict[str, Metrics] = {}
+        for part in fields:
+            for name, value in _by_day(part).items():
+                out.setdefault(name, {}).update(value)
+        return out
+
     def campaign(
         self, mode: str, campaign: str, days: Sequence[date] | None
     ) -> CampaignDetail:
@@ -519,6 +563,10 @@ class Store:
         for key in keys:
             pipe.hgetall(key)
         return cast(list[dict[str, str]], self._run(pipe))
+
+
+def _when(day: When) -> str:
+    return day if isinstance(day, str) else day.isoformat()
 
 
 def _now_ms() -> int:

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from landing.capture import session_fingerprint
 from landing.events import BadEvent, BadSignature, Outcome, read_event, verify_event
-from landing.period import day_of
+from landing.period import when_of
 from landing.runtime import runtime
 from landing.store import StoreError
 
@@ -44,7 +44,7 @@ def stripe_webhook() -> tuple[Response, int]:
     if parsed is None:
         return _answer(200, received=True, counted=False)
     try:
-        result = rt.store.record(parsed, day_of(parsed.created, rt.settings.zone))
+        result = rt.store.record(parsed, when_of(parsed.created, rt.settings.zone))
     except StoreError as exc:
         log.error("webhook not stored, Stripe will retry: %s", type(exc).__name__)
         return _answer(503, error="the store is unavailable; retry later")
