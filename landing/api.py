@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify
+from flask import Blueprint, Response, abort, jsonify, request
 
 from landing.access import marketers_only
 from landing.live import Query, conditional
+from landing.params import parse_compare
 from landing.reporting import (
     BREAKDOWNS,
     Counters,
     breakdown_rows,
     daily_series,
+    previous_json,
     scoreboard_json,
 )
 from landing.runtime import runtime
@@ -23,10 +25,16 @@ bp = Blueprint("api", __name__)
 @bp.get("/api/campaigns")
 @marketers_only
 def api_campaigns() -> Response:
+    compare = parse_compare(request.args.get("compare"))
+
     def build(query: Query) -> Response:
-        by_campaign = runtime().store.scoreboard(query.mode, query.days)
+        store = runtime().store
+        by_campaign = store.scoreboard(query.mode, query.days)
         body = scoreboard_json(by_campaign, query.span, query.timezone)
         body["mode"] = query.mode
+        if compare:  # all time has nothing before it: null
+            by_day = store.daily(query.mode)
+            body["previous"] = previous_json(by_day, query.previous, query.today)
         return jsonify(body)
 
     return conditional(build)
@@ -35,8 +43,14 @@ def api_campaigns() -> Response:
 @bp.get("/api/campaigns/<campaign>")
 @marketers_only
 def api_campaign(campaign: str) -> Response:
+    compare = parse_compare(request.args.get("compare"))
+
     def build(query: Query) -> Response:
         detail = load_campaign(campaign, query)
+        extra = {}
+        if compare:
+            by_day = runtime().store.daily(query.mode, campaign)
+            extra["previous"] = previous_json(by_day, query.previous, query.today)
         return jsonify(
             {
                 "campaign": campaign,
@@ -50,6 +64,7 @@ def api_campaign(campaign: str) -> Response:
                     dim: breakdown_rows(detail.breakdown.get(dim, {}))
                     for dim in BREAKDOWNS
                 },
+                **extra,
             }
         )
 

@@ -27,3 +27,13 @@ def parse_page(raw: str | None) -> int:
     if raw and raw.isascii() and raw.isdigit() and len(raw) < 9:
         return max(1, int(raw))
     return 1
+
+
+def parse_compare(raw: str | None) -> bool:
+    """`compare=previous` asks for the previous period too; nothing else is
+    a comparison we know."""
+    if raw is None or raw == "":
+        return False
+    if raw != "previous":
+        raise BadQuery("`compare` must be previous")
+    return True
