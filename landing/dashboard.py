@@ -85,21 +85,32 @@ def charts(
             date.fromisoformat(min(by_day)), query.today - timedelta(CHART_MAX_DAYS - 1)
         )
         days = [first + timedelta(n) for n in range((query.today - first).days + 1)]
-    series = daily_series(by_day, days)
-    charts = [
+    return series_charts(daily_series(by_day, days), "day", currencies)
+
+
+def series_charts(
+    series: list[dict[str, Any]], unit: str, currencies: list[str]
+) -> list[Chart]:
+    """Bar charts of a series of points, each labelled by its `date` (or, for
+    a series by hour, its `start`), with the counters of SPEC §6's rows."""
+
+    def label(point: dict[str, Any]) -> str:
+        return str(point.get("start") or point["date"])
+
+    out = [
         bar_chart(
-            "Conversions per day", [(d["date"], d["conversions"]) for d in series]
+            f"Conversions per {unit}", [(label(p), p["conversions"]) for p in series]
         )
     ]
     for currency in currencies[:3]:
-        charts.append(
+        out.append(
             bar_chart(
-                f"Revenue per day, {currency.upper()}",
-                [(d["date"], d["revenue"].get(currency, 0)) for d in series],
+                f"Revenue per {unit}, {currency.upper()}",
+                [(label(p), p["revenue"].get(currency, 0)) for p in series],
                 partial(_money_for, currency),
             )
         )
-    return charts
+    return out
 
 
 def _money_for(currency: str, amount: int) -> str:
