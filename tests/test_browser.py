@@ -771,6 +771,8 @@ def test_a_share_link_shows_only_its_campaign_until_revoked(
     expect(dialog.locator(".share-list li")).to_have_count(1)
     expect(dialog.locator(".share-list li")).to_contain_text("spring_sale")
     screenshot(page, "share-dialog")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "share-dialog-dark")
 
     # Someone without the password opens it: that campaign, live, and no more.
     stranger = browser.new_context(viewport=DESKTOP_WIDE)
@@ -795,6 +797,11 @@ def test_a_share_link_shows_only_its_campaign_until_revoked(
         land(client, "cs_live_shared1", campaign="spring_sale")
         expect(figure(shared, "landings")).to_have_text("8")
         screenshot(shared, "share-board")
+        shared.set_viewport_size(PHONE)
+        shared.emulate_media(color_scheme="dark")
+        no_broken_figures(shared)
+        assert shared.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        screenshot(shared, "share-board-phone-dark")
 
         # Revoked from the dialog: the open board says so, a reload is a 404.
         dialog.get_by_role("button", name=re.compile("^Revoke")).click()
