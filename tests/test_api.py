@@ -604,3 +604,28 @@ def test_a_board_left_on_today_moves_to_the_new_day_at_midnight(
     # The wall screen is "today" by default, and moves with it.
     tv = client.get("/dashboard/tv", headers=AUTH).get_data(as_text=True)
     assert f"{tomorrow:%A %-d %B %Y}" in tv
+
+
+def test_the_wall_screen_shows_today_and_its_leaders(
+    app: Flask, client: FlaskClient
+) -> None:
+    empty = client.get("/dashboard/tv", headers=AUTH).get_data(as_text=True)
+    assert "No landings yet" in empty
+    for n in range(3):
+        client.get(f"/thanks?session_id=cs_live_w{n}&utm_campaign=winner")
+    client.get("/thanks?session_id=cs_live_r0&utm_campaign=runner_up")
+    flush(app)
+    for n in range(2):
+        paid_days_ago(client, f"cs_live_w{n}", 0)
+    paid_days_ago(client, "cs_live_r0", 0, currency="jpy", amount_total=150000)
+    paid_days_ago(client, "cs_live_old", 1)  # yesterday: not on today's screen
+    page = client.get("/dashboard/tv?rotate=1", headers=AUTH)
+    html = page.get_data(as_text=True)
+    assert "<title>3 conversions today · Wall screen — landing</title>" in html
+    assert re.search(r'class="value fit-s">3</span><span class="label">conv', html)
+    leaders = re.findall(r'<li[^>]*data-campaign="([^"]+)"', html)
+    assert leaders == ["winner", "runner_up"]
+    assert 'data-rotate="3000"' in html  # at least 3 s a campaign
+    # Revenue in each currency, never added up into one figure.
+    assert "¥150,000" in html and "$80.00" in html
+    assert "fragment=board" in html and "<form" not in html  # no controls
