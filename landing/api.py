@@ -10,13 +10,14 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from landing.access import marketers_only
 from landing.live import Query, conditional
-from landing.params import BadQuery, parse_interval
+from landing.params import BadQuery, parse_compare, parse_interval
 from landing.period import MAX_HOURLY_DAYS, day_starts, hour_starts, minute_starts
 from landing.reporting import (
     BREAKDOWNS,
     Counters,
     breakdown_rows,
     daily_series,
+    previous_json,
     scoreboard_json,
     series,
 )
@@ -30,10 +31,16 @@ bp = Blueprint("api", __name__)
 @bp.get("/api/campaigns")
 @marketers_only
 def api_campaigns() -> Response:
+    compare = parse_compare(request.args.get("compare"))
+
     def build(query: Query) -> Response:
-        by_campaign = runtime().store.scoreboard(query.mode, query.days)
+        store = runtime().store
+        by_campaign = store.scoreboard(query.mode, query.days)
         body = scoreboard_json(by_campaign, query.span, query.timezone)
         body["mode"] = query.mode
+        if compare:  # all time has nothing before it: null
+            by_day = store.daily(query.mode)
+            body["previous"] = previous_json(by_day, query.previous, query.today)
         if request.args.get("interval"):
             body["series"] = series_of(query, None)
         return jsonify(body)
@@ -79,8 +86,14 @@ def series_of(query: Query, campaign: str | None) -> list[dict[str, Any]]:
 @bp.get("/api/campaigns/<campaign>")
 @marketers_only
 def api_campaign(campaign: str) -> Response:
+    compare = parse_compare(request.args.get("compare"))
+
     def build(query: Query) -> Response:
         detail = load_campaign(campaign, query)
+        extra = {}
+        if compare:
+            by_day = runtime().store.daily(query.mode, campaign)
+            extra["previous"] = previous_json(by_day, query.previous, query.today)
         return jsonify(
             {
                 "campaign": campaign,
@@ -99,6 +112,7 @@ def api_campaign(campaign: str) -> Response:
                     dim: breakdown_rows(detail.breakdown.get(dim, {}))
                     for dim in BREAKDOWNS
                 },
+                **extra,
             }
         )
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 WIDTH, HEIGHT = 720, 160
 GAP = 0.2  # of each slot left empty between bars
+# The band above the tallest bar where the peak's label goes: a label never
+# covers a bar.
+TOP = 34
+# A bar is never wider than this: one day is one slim bar, not a block.
+MAX_BAR = 56
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Chart:
     last: str
     width: int = WIDTH
     height: int = HEIGHT
+    top: int = TOP  # the bottom of the peak label's band
 
     @property
     def empty(self) -> bool:
@@ -38,17 +44,20 @@ def bar_chart(
     points: Sequence[tuple[str, int]],
     fmt: Callable[[int], str] = str,
 ) -> Chart:
-    """One bar per (day, value); heights scale to the largest value."""
+    """One bar per (day, value); heights scale to the largest value, which
+    reaches the top of the bars' area, under the peak's label."""
     peak = max((v for _, v in points), default=0)
     slot = WIDTH / max(len(points), 1)
+    width = min(max(slot * (1 - GAP), 1.0), MAX_BAR)
     bars = []
     for i, (day, value) in enumerate(points):
-        height = (value / peak) * (HEIGHT - 4) if peak else 0.0
+        height = (value / peak) * (HEIGHT - TOP) if peak > 0 else 0.0
+        height = max(height, 0.0)  # a negative day (net of refunds) shows none
         bars.append(
             Bar(
-                x=round(i * slot + slot * GAP / 2, 2),
+                x=round(i * slot + (slot - width) / 2, 2),
                 y=round(HEIGHT - height, 2),
-                width=round(max(slot * (1 - GAP), 1.0), 2),
+                width=round(width, 2),
                 height=round(height, 2),
                 label=f"{day}: {fmt(value)}",
             )

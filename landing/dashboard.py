@@ -14,14 +14,19 @@ from landing.chart import Chart, bar_chart
 from landing.live import PAGE_ARGS, Query, conditional
 from landing.money import format_money
 from landing.params import parse_page
-from landing.period import Range
+from landing.period import RELATIVE, relative_range
 from landing.reporting import (
     BREAKDOWNS,
     SORTABLE,
+    Change,
     Counters,
+    added,
+    changes,
+    currency_order,
     daily_series,
     rows,
     select,
+    totals_of_days,
 )
 from landing.runtime import runtime
 from landing.utm import UNATTRIBUTED
@@ -55,7 +60,7 @@ def _rate(c: Counters) -> str:
     return "—" if rate is None else f"{rate:.1%}"
 
 
-def _url(endpoint: str | None = None, **changes: Any) -> str:
+def this_url(endpoint: str | None = None, **changes: Any) -> str:
     """This page's URL with some arguments changed (None removes one)."""
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k in PAGE_ARGS}
     for name, value in changes.items():
@@ -68,9 +73,10 @@ def _url(endpoint: str | None = None, **changes: Any) -> str:
     )
 
 
-def _charts(
+def charts(
     by_day: dict[str, dict[str, int]], query: Query, currencies: list[str]
 ) -> list[Chart]:
+    """Conversions, then revenue in up to three currencies, per day."""
     days = query.days
     if days is None:
         if not by_day:
@@ -79,28 +85,39 @@ def _charts(
             date.fromisoformat(min(by_day)), query.today - timedelta(CHART_MAX_DAYS - 1)
         )
         days = [first + timedelta(n) for n in range((query.today - first).days + 1)]
-    series = daily_series(by_day, days)
-    charts = [
+    return series_charts(daily_series(by_day, days), "day", currencies)
+
+
+def series_charts(
+    series: list[dict[str, Any]], unit: str, currencies: list[str]
+) -> list[Chart]:
+    """Bar charts of a series of points, each labelled by its `date` (or, for
+    a series by hour, its `start`), with the counters of SPEC §6's rows."""
+
+    def label(point: dict[str, Any]) -> str:
+        return str(point.get("start") or point["date"])
+
+    out = [
         bar_chart(
-            "Conversions per day", [(d["date"], d["conversions"]) for d in series]
+            f"Conversions per {unit}", [(label(p), p["conversions"]) for p in series]
         )
     ]
     for currency in currencies[:3]:
-        charts.append(
+        out.append(
             bar_chart(
-                f"Revenue per day, {currency.upper()}",
-                [(d["date"], d["revenue"].get(currency, 0)) for d in series],
+                f"Revenue per {unit}, {currency.upper()}",
+                [(label(p), p["revenue"].get(currency, 0)) for p in series],
                 partial(_money_for, currency),
             )
         )
-    return charts
+    return out
 
 
 def _money_for(currency: str, amount: int) -> str:
     return format_money(amount, currency)
 
 
-def _range_label(query: Query) -> str:
+def range_label(query: Query) -> str:
     if query.span.all_time:
         return "all time"
     if query.span.first == query.span.last:
@@ -108,14 +125,67 @@ def _range_label(query: Query) -> str:
     return f"{query.span.first} to {query.span.last}"
 
 
-def _page(template: str, fragment: str, query: Query, **context: Any) -> Response:
+# Size classes of big numbers by their length in characters (style.css).
+FIT_SIZES = (("fit-s", 6), ("fit-m", 9), ("fit-l", 13))
+
+
+def fit(*texts: str) -> str:
+    """The size class of big numbers, by the longest: a figure never breaks
+    across lines, so a long one (KWD18,300.000) is set smaller to fit its
+    card (style.css scales each class with the card's width). Figures of a
+    kind are given one class together, so that they read as a row."""
+    n = max(map(len, texts), default=0)
+    for size, longest in FIT_SIZES:
+        if n <= longest:
+            return size
+    return "fit-xl"
+
+
+def figure_fits(totals: Counters) -> tuple[str, str]:
+    """The size classes of the counts and of the amounts among the figures."""
+    counts = [str(totals.landings), str(totals.conversions), _rate(totals)]
+    counts += [str(totals.pending), str(totals.failed)]
+    amounts = [format_money(a, c) for c, a in totals.revenue.items()] or ["—"]
+    return fit(*counts), fit(*amounts)
+
+
+def comparison(
+    query: Query, totals: Counters, by_day: dict[str, dict[str, int]]
+) -> tuple[dict[str, Change] | None, str]:
+    """Each big number's change against the previous period of the same
+    length, and what that period was; (None, "") for all time."""
+    days = query.previous.days(query.today) if query.previous else None
+    if not days:
+        return None, ""
+    previous = totals_of_days(by_day, days)
+    if len(days) == 1:
+        return changes(totals, previous), f"the day before ({days[0]})"
+    span = f"{days[0]} to {days[-1]}"
+    return changes(totals, previous), f"the {len(days)} days before ({span})"
+
+
+def today_title(by_day: dict[str, dict[str, int]], query: Query, what: str) -> str:
+    """The tab's title, today's conversions first, so a pinned tab shows them."""
+    count = by_day.get(query.today.isoformat(), {}).get("conversions", 0)
+    noun = "conversion" if count == 1 else "conversions"
+    test = " (test)" if query.mode == "test" else ""
+    return f"{count} {noun} today{test} · {what} — landing"
+
+
+def render_board(
+    template: str, fragment: str, query: Query, **context: Any
+) -> Response:
     """The whole page, or only its live part when dashboard.js asks."""
     common = {
         "query": query,
         "money": format_money,
         "rate": _rate,
+        "fit": fit,
+        "figure_fits": figure_fits,
         "presets": _presets(query),
-        "mode_url": _url(mode="live" if query.mode == "test" else "test", page=None),
+        "mode_url": this_url(
+            mode="live" if query.mode == "test" else "test", page=None
+        ),
     }
     name = fragment if request.args.get("fragment") else template
     return Response(render_template(name, **common, **context))
@@ -139,7 +209,12 @@ def dashboard() -> Response:
         sort, currencies = shown.sort, shown.currencies
         first_run = shown.totals.empty and query.span.all_time
         unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
+        by_day = rt.store.daily(query.mode)
+        compared, against = comparison(query, shown.totals, by_day)
         board = {
+            "title": today_title(by_day, query, "Campaign scoreboard"),
+            "changes": compared,
+            "against": against,
             "first_run": first_run,
             "webhooks_ready": bool(rt.settings.webhook_secrets),
             "base_url": request.host_url.rstrip("/"),
@@ -147,7 +222,7 @@ def dashboard() -> Response:
             "totals": shown.totals,
             "shown_totals": shown.shown_totals,
             "coverage": _coverage(shown.totals.conversions, unattributed),
-            "charts": _charts(rt.store.daily(query.mode), query, currencies),
+            "charts": charts(by_day, query, currencies),
             "currencies": currencies,
             "columns": COLUMNS
             + [(f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies],
@@ -158,12 +233,12 @@ def dashboard() -> Response:
             "desc": desc,
             "page": shown.number,
             "pages": shown.pages,
-            "range_label": _range_label(query),
-            "sort_url": lambda key: _url(
+            "range_label": range_label(query),
+            "sort_url": lambda key: this_url(
                 sort=key, dir=_next_direction(key, sort, desc), page=None
             ),
-            "page_url": lambda n: _url(page=n),
-            "campaign_url": lambda name: _url(
+            "page_url": lambda n: this_url(page=n),
+            "campaign_url": lambda name: this_url(
                 "dashboard.campaign_page",
                 campaign=name,
                 q=None,
@@ -171,20 +246,28 @@ def dashboard() -> Response:
                 dir=None,
                 page=None,
             ),
-            "csv_url": _url("exports.campaigns_csv", sort=None, dir=None, page=None),
-            "sessions_csv_url": _url(
+            "csv_url": this_url(
+                "exports.campaigns_csv", sort=None, dir=None, page=None
+            ),
+            "sessions_csv_url": this_url(
                 "exports.sessions_csv", q=None, sort=None, dir=None, page=None
             ),
-            "live_url": _url(fragment="board"),
+            "live_url": this_url(fragment="board"),
             "etag": f'W/"{query.etag}"',
         }
         keep = {
             k: v
             for k, v in request.args.items()
-            if k in ("from", "to", "mode", "sort", "dir")
+            if k in ("from", "to", "range", "mode", "sort", "dir")
         }
-        return _page(
-            "dashboard.html", "_board.html", query, board=board, keep_args=keep
+        return render_board(
+            "dashboard.html",
+            "_board.html",
+            query,
+            board=board,
+            keep_args=keep,
+            tv_url=this_url("dashboard.tv", q=None, sort=None, dir=None, page=None),
+            share_campaigns=[name for name, _ in shown.rows],
         )
 
     return conditional(build)
@@ -196,20 +279,25 @@ def campaign_page(campaign: str) -> Response:
     def build(query: Query) -> Response:
         detail = load_campaign(campaign, query)
         totals = Counters.from_metrics(detail.totals)
+        by_day = runtime().store.daily(query.mode, campaign)
+        compared, against = comparison(query, totals, by_day)
         breakdowns = [
             (dim, BREAKDOWN_LABELS[dim], rows(detail.breakdown.get(dim, {})))
             for dim in BREAKDOWNS
         ]
         board = {
+            "title": today_title(by_day, query, campaign),
+            "changes": compared,
+            "against": against,
             "totals": totals,
-            "charts": _charts(detail.daily, query, list(totals.revenue)),
+            "charts": charts(detail.daily, query, list(totals.revenue)),
             "breakdowns": breakdowns,
-            "csv_url": _url("exports.campaign_csv"),
-            "live_url": _url(fragment="board"),
+            "csv_url": this_url("exports.campaign_csv"),
+            "live_url": this_url(fragment="board"),
             "etag": f'W/"{query.etag}"',
         }
-        back = _url("dashboard.dashboard", campaign=None)
-        return _page(
+        back = this_url("dashboard.dashboard", campaign=None)
+        return render_board(
             "campaign.html",
             "_campaign_board.html",
             query,
@@ -219,6 +307,63 @@ def campaign_page(campaign: str) -> Response:
         )
 
     return conditional(build)
+
+
+# A wall screen: today's numbers, big, and the top campaigns in turn.
+TV_CAMPAIGNS = 8  # the leaders it cycles through
+TV_BIG_CURRENCIES = 2  # revenue figures as big as the counts; the rest smaller
+TV_ROTATE_SECONDS = (8, 3, 120)  # each campaign's turn: default, least, most
+
+
+@bp.get("/dashboard/tv")
+@marketers_only
+def tv() -> Response:
+    """The scoreboard for a wall screen: no controls, legible across a room.
+
+    Today unless the URL names another range; `rotate=` seconds per campaign.
+    """
+    rotate = _rotate_seconds(request.args.get("rotate"))
+
+    def build(query: Query) -> Response:
+        rt = runtime()
+        by_campaign = rt.store.scoreboard(query.mode, query.days)
+        raw = added(by_campaign.values())
+        totals = Counters.from_metrics(raw)
+        currencies = currency_order(raw)
+        top = select(by_campaign, per_page=TV_CAMPAIGNS).rows
+        by_day = rt.store.daily(query.mode)
+        board = {
+            "title": today_title(by_day, query, "Wall screen"),
+            "when": _when(query),
+            "totals": totals,
+            "currencies": currencies,
+            "big": currencies[:TV_BIG_CURRENCIES],
+            "small": currencies[TV_BIG_CURRENCIES:],
+            "top": top,
+            "live_url": this_url(fragment="board"),
+            "etag": f'W/"{query.etag}"',
+        }
+        return render_board(
+            "tv.html", "_tv_board.html", query, board=board, rotate=rotate
+        )
+
+    return conditional(build, default_range="today")
+
+
+def _rotate_seconds(raw: str | None) -> int:
+    default, least, most = TV_ROTATE_SECONDS
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 4:
+        return min(max(int(raw), least), most)
+    return default
+
+
+def _when(query: Query) -> str:
+    """What a wall screen's numbers cover, in words."""
+    if query.relative == "today" or (
+        query.span.first == query.span.last == query.today
+    ):
+        return f"Today, {query.today:%A %-d %B %Y}"
+    return range_label(query).capitalize()
 
 
 def _next_direction(key: str, current: str, descending: bool) -> str:
@@ -234,20 +379,27 @@ def _coverage(paid: int, unattributed: int) -> float | None:
     return (paid - unattributed) / paid if paid else None
 
 
+PRESETS = [("Today", "today"), ("7 days", "7d"), ("30 days", "30d")]
+
+
 def _presets(query: Query) -> list[tuple[str, str, bool]]:
-    """(label, URL, selected) for the date range buttons."""
-    today = query.today
-    options = [
-        ("Today", Range(today, today)),
-        ("7 days", Range(today - timedelta(6), today)),
-        ("30 days", Range(today - timedelta(29), today)),
-        ("All time", Range()),
-    ]
-    return [
+    """(label, URL, selected) for the date range buttons.
+
+    Each names a range relative to today (`range=today`), not its dates, so
+    a board left open on "Today" moves to the new day at midnight.
+    """
+    assert {name for _, name in PRESETS} <= RELATIVE.keys()
+    out = [
         (
             label,
-            _url(None, **{"from": span.first, "to": span.last, "page": None}),
-            span == query.span,
+            this_url(None, **{"range": name, "from": None, "to": None, "page": None}),
+            query.relative == name
+            or (not query.relative and query.span == relative_range(name, query.today)),
         )
-        for label, span in options
+        for label, name in PRESETS
     ]
+    everything = this_url(
+        None, **{"range": None, "from": None, "to": None, "page": None}
+    )
+    out.append(("All time", everything, query.span.all_time))
+    return out

@@ -101,6 +101,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "held for a moment by whoever rebuilds that view",
     ),
     "ratelimit": ("ratelimit:{client}:{minute}", "landings one client added"),
+    # -- shares
+    "share": (
+        "share:{digest}",
+        "a read-only share link, by the HMAC of its token (never the token): "
+        "id, campaign, mode, created, expires; expires with the link",
+    ),
+    "shares": (
+        "shares",
+        "``{id}``: each share link's digest and details as JSON, for the list; "
+        "entries of expired links are dropped when it is read",
+    ),
 }
 
 
@@ -202,6 +213,17 @@ def view_claim(mode: str, digest: str) -> str:
 
 def ratelimit(client: str, minute: int) -> str:
     return _key("ratelimit", client=client, minute=minute)
+
+
+# -- shares
+
+
+def share(digest: str) -> str:
+    return _key("share", digest=digest)
+
+
+def shares() -> str:
+    return _key("shares")
 
 
 def lua_prelude() -> str:

@@ -13,28 +13,39 @@ from collections.abc import Callable
 from flask import Response, request
 
 from landing.params import parse_mode
-from landing.period import parse_range, today_in
+from landing.period import parse_range, previous_range, today_in
 from landing.runtime import runtime
 from landing.store import Build, StoreError
 
 log = logging.getLogger(__name__)
 
 # The query arguments the dashboard's pages understand; links keep only these.
-PAGE_ARGS = ("from", "to", "mode", "q", "sort", "dir", "page", "interval")
+PAGE_ARGS = ("from", "to", "range", "mode", "q", "sort", "dir", "page")
+# ... and what else changes what a view answers (the API's comparison).
+VIEW_ARGS = (*PAGE_ARGS, "compare", "interval")
 
 
 class Query:
-    """The mode and date range a request asks for."""
+    """The mode and date range a request asks for.
 
-    def __init__(self) -> None:
+    `mode` fixes the mode (a share's); `default_range` names the relative
+    range (period.RELATIVE) shown when the request gives none.
+    """
+
+    def __init__(self, mode: str | None = None, default_range: str = "") -> None:
         settings = runtime().settings
         self.timezone = settings.report_timezone
         self.today = today_in(settings.zone)
-        self.mode = parse_mode(request.args.get("mode"))
-        self.span = parse_range(
-            request.args.get("from"), request.args.get("to"), self.today
+        self.mode = mode or parse_mode(request.args.get("mode"))
+        raw_from, raw_to = request.args.get("from"), request.args.get("to")
+        relative = request.args.get("range") or (
+            "" if raw_from or raw_to else default_range
         )
+        self.relative = relative  # "today", "7d", "30d", or "" for fixed days
+        self.span = parse_range(raw_from, raw_to, self.today, relative)
         self.days = self.span.days(self.today)
+        # The range of the same length just before; None for all time.
+        self.previous = previous_range(self.span, self.today)
         self.etag = ""  # set by _conditional before a build
 
 
@@ -48,17 +59,21 @@ LIVE_MAX_AGE_MS = 750
 LIVE_KEEP_SECONDS = 300
 
 
-def conditional(build: Callable[[Query], Response]) -> Response:
+def conditional(
+    build: Callable[[Query], Response], mode: str | None = None, default_range: str = ""
+) -> Response:
     """Answer 304 when nothing changed since the client's copy (cheap polling).
 
     The ETag changes with any number of the mode, the question or the date;
     the page and its live part (fragment=board) share one, so the first poll
-    after a page load is already a 304.
+    after a page load is already a 304. A relative range (today, 7d, 30d)
+    moves at midnight with the date, and so does its ETag: a board left open
+    on "today" shows the new day at its next poll.
     """
-    query = Query()
+    query = Query(mode, default_range)
     # The view: what its pages show depends on, and nothing else, so that
     # made-up arguments do not make more builds to keep.
-    args = sorted(f"{k}={v[:150]}" for k, v in request.args.items() if k in PAGE_ARGS)
+    args = sorted(f"{k}={v[:150]}" for k, v in request.args.items() if k in VIEW_ARGS)
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
     digest = hashlib.sha256(view.encode()).hexdigest()[:16]
     if request.args.get("fragment"):

@@ -39,3 +39,13 @@ def parse_interval(raw: str | None) -> str:
     if raw not in INTERVALS:
         raise BadQuery("`interval` must be day, hour or minute")
     return raw
+
+
+def parse_compare(raw: str | None) -> bool:
+    """`compare=previous` asks for the previous period too; nothing else is
+    a comparison we know."""
+    if raw is None or raw == "":
+        return False
+    if raw != "previous":
+        raise BadQuery("`compare` must be previous")
+    return True

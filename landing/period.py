@@ -11,6 +11,9 @@ from landing.params import BadQuery
 # A range longer than this is almost certainly a typo, and costs a round of
 # reads per day: refuse it with a clear message instead.
 MAX_RANGE_DAYS = 3 * 366
+# Ranges named relative to today (`range=`), by their length in days: a board
+# left open on one moves with the calendar, at midnight in REPORT_TIMEZONE.
+RELATIVE = {"today": 1, "7d": 7, "30d": 30}
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,22 @@ class Range:
         return [first + timedelta(n) for n in range((last - first).days + 1)]
 
 
-def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
-    """`from` and `to` as YYYY-MM-DD, both inclusive, either may be absent.
+def parse_range(
+    raw_from: str | None,
+    raw_to: str | None,
+    today: date,
+    relative: str | None = None,
+) -> Range:
+    """`from` and `to` as YYYY-MM-DD, both inclusive, either may be absent;
+    or `relative`, one of RELATIVE's names, ending today.
 
     With only `from`, the range runs to today; with only `to`, it is that day
     and everything before it back to MAX_RANGE_DAYS.
     """
+    if relative:
+        if raw_from or raw_to:
+            raise BadQuery("give either `range` or `from` and `to`, not both")
+        return relative_range(relative, today)
     first = _parse_day("from", raw_from)
     last = _parse_day("to", raw_to)
     if first is None and last is None:
@@ -52,6 +65,23 @@ def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise BadQuery(f"a range may span at most {MAX_RANGE_DAYS} days")
     return Range(first, last)
+
+
+def relative_range(name: str, today: date) -> Range:
+    """`today`, `7d` or `30d`: that many days up to and including today."""
+    length = RELATIVE.get(name)
+    if length is None:
+        raise BadQuery(f"`range` must be one of {', '.join(RELATIVE)}")
+    return Range(today - timedelta(length - 1), today)
+
+
+def previous_range(span: Range, today: date) -> Range | None:
+    """The range of the same length just before `span`; None for all time,
+    which has nothing before it to compare with."""
+    days = span.days(today)
+    if days is None:
+        return None
+    return Range(days[0] - timedelta(len(days)), days[0] - timedelta(1))
 
 
 def _parse_day(name: str, raw: str | None) -> date | None:

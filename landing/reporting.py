@@ -169,13 +169,18 @@ def _spec_order(row: tuple[str, Mapping[str, int]]) -> tuple[int, int, str]:
     return (-metrics.get("conversions", 0), -metrics.get("landings", 0), name)
 
 
-def summed(metrics: Iterable[Mapping[str, int]]) -> Counters:
-    """Raw counters added up, then read as Counters once."""
+def added(metrics: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Raw counters added up."""
     out: dict[str, int] = {}
     for m in metrics:
         for name, value in m.items():
             out[name] = out.get(name, 0) + value
-    return Counters.from_metrics(out)
+    return out
+
+
+def summed(metrics: Iterable[Mapping[str, int]]) -> Counters:
+    """Raw counters added up, then read as Counters once."""
+    return Counters.from_metrics(added(metrics))
 
 
 # Scoreboard columns that sort, besides one `revenue_<currency>` per currency.
@@ -241,3 +246,89 @@ def select(
         currencies=currencies,
         sort=sort,
     )
+
+
+# -- comparison with the previous period ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A number against the same number in the previous period."""
+
+    direction: str  # "up", "down", "same", or "none" when nothing compares
+    text: str  # ▲ 12%, ▼ 5%, ±0%, no data
+    spoken: str  # the same for a screen reader: "up 12%"
+
+
+NO_DATA = Change("none", "no data", "no data for the previous period")
+
+
+def change(current: int, previous: int) -> Change:
+    """The relative change, or "no data" when the previous period had none
+    (a rise from nothing has no percentage)."""
+    if previous <= 0:
+        return NO_DATA
+    return _percent_change((current - previous) / previous * 100, "%")
+
+
+def rate_change(current: float | None, previous: float | None) -> Change:
+    """A conversion rate's change in percentage points (a rate's relative
+    change reads as points and misleads)."""
+    if current is None or previous is None:
+        return NO_DATA
+    return _percent_change((current - previous) * 100, " pt", decimals=1)
+
+
+def _percent_change(delta: float, unit: str, decimals: int = 0) -> Change:
+    if delta == 0:
+        return Change("same", f"±0{unit}", "no change")
+    direction, arrow = ("up", "▲") if delta > 0 else ("down", "▼")
+    shown = round(abs(delta), decimals)
+    # A change too small to show as a whole figure still shows its way.
+    figure = f"<{10**-decimals:g}" if shown == 0 else f"{shown:,.{decimals}f}"
+    return Change(direction, f"{arrow} {figure}{unit}", f"{direction} {figure}{unit}")
+
+
+def changes(current: Counters, previous: Counters) -> dict[str, Change]:
+    """Each big number's change: every counter, `rate`, and per currency
+    `revenue:<currency>` and `net:<currency>`."""
+    out = {
+        name: change(getattr(current, name), getattr(previous, name))
+        for name in COUNTERS
+    }
+    out["rate"] = rate_change(current.conversion_rate, previous.conversion_rate)
+    for currency, amount in current.revenue.items():
+        out[f"revenue:{currency}"] = change(amount, previous.revenue.get(currency, 0))
+    before = previous.net_revenue
+    for currency, amount in current.net_revenue.items():
+        out[f"net:{currency}"] = change(amount, before.get(currency, 0))
+    return out
+
+
+def totals_of_days(
+    by_day: Mapping[str, Mapping[str, int]], days: Iterable[date]
+) -> Counters:
+    """Every campaign's counters added up over some days, from the per-day
+    totals (one read, however many campaigns)."""
+    return summed(by_day.get(d.isoformat(), {}) for d in days)
+
+
+def currency_order(metrics: Mapping[str, int]) -> list[str]:
+    """Money currencies of raw counters in the order a board ranks them: by
+    conversions paid in each (money.rank_currencies), never by amount."""
+    return Counters.from_metrics(metrics).currencies
+
+
+def previous_json(
+    by_day: Mapping[str, Mapping[str, int]], previous: Range | None, today: date
+) -> dict[str, Any] | None:
+    """`previous` of GET /api/campaigns?compare=previous: the range of the
+    same length just before, and its totals; None for all time."""
+    days = previous.days(today) if previous else None
+    if previous is None or days is None:
+        return None
+    return {
+        "from": days[0].isoformat(),
+        "to": days[-1].isoformat(),
+        "totals": totals_of_days(by_day, days).as_json(),
+    }

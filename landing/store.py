@@ -564,6 +564,53 @@ class Store:
             pipe.hgetall(key)
         return cast(list[dict[str, str]], self._run(pipe))
 
+    # -- shares -------------------------------------------------------------
+    # Read-only share links (shares.py): the link by its token's digest, and
+    # an index for the list. The link's own key expires with it; the index
+    # is only what the list shows, pruned as it is read. The two keys live
+    # in different slots, so no transaction spans them (a cluster refuses
+    # one): the link's key is written first and removed first.
+
+    @guarded
+    def add_share(self, share_id: str, record: Mapping[str, str], expires: int) -> None:
+        """Keep a share link until `expires` (unix seconds)."""
+        key = keys.share(record["digest"])
+        pipe = self.redis.pipeline(transaction=False)
+        fields: dict[Any, Any] = {**record, "id": share_id}
+        pipe.hset(key, mapping=fields)
+        pipe.expireat(key, expires)
+        pipe.hset(keys.shares(), share_id, json.dumps(dict(record)))
+        pipe.execute()
+
+    @guarded
+    def share(self, digest: str) -> dict[str, str]:
+        """A live share link's record; empty when unknown, revoked or expired."""
+        return cast(dict[str, str], self.redis.hgetall(keys.share(digest)))
+
+    @guarded
+    def shares(self) -> dict[str, dict[str, str]]:
+        """The share links still live, by id; the index drops those that
+        ended (their key expired) as it is read."""
+        index = cast(dict[str, str], self.redis.hgetall(keys.shares()))
+        records = {share_id: json.loads(raw) for share_id, raw in index.items()}
+        pipe = self.redis.pipeline(transaction=False)
+        for record in records.values():
+            pipe.exists(keys.share(str(record.get("digest", ""))))
+        alive = pipe.execute() if records else []
+        ended = [sid for sid, up in zip(records, alive, strict=True) if not up]
+        if ended:
+            self.redis.hdel(keys.shares(), *ended)
+        return {sid: r for sid, r in records.items() if sid not in ended}
+
+    @guarded
+    def revoke_share(self, share_id: str, digest: str) -> bool:
+        """End a share link now; False when there was nothing to end."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(keys.share(digest))
+        pipe.hdel(keys.shares(), share_id)
+        deleted, dropped = pipe.execute()
+        return bool(deleted or dropped)
+
 
 def _when(day: When) -> str:
     return day if isinstance(day, str) else day.isoformat()

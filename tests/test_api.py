@@ -9,7 +9,7 @@ import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+import landing.live
 from landing import create_app, keys
 
 from conftest import (
@@ -32,9 +33,11 @@ from conftest import (
 
 ROUTES = [
     "/dashboard",
+    "/dashboard/tv",
     "/api/campaigns",
     "/api/campaigns.csv",
     "/api/sessions.csv",
+    "/api/shares",
 ]
 
 
@@ -331,7 +334,7 @@ def test_dashboard_paging_and_search(app: Flask, client: FlaskClient) -> None:
 
 LIVE = "/dashboard?fragment=board"
 CONVERSIONS_SHOWN = re.compile(
-    r'<span class="value">(\d+)</span><span class="label">conversions<'
+    r'<span class="value[^"]*">(\d+)</span><span class="label">conversions<'
 )
 
 
@@ -505,3 +508,149 @@ def test_made_up_arguments_share_the_view_they_do_not_change(
     assert {r.headers["ETag"] for r in junk} == {first.headers["ETag"]}
     views = rt(app).store.redis.keys(keys.view("live", "*"))
     assert len([k for k in views if ":claim" not in k]) == 1
+
+
+def paid_days_ago(client: FlaskClient, session_id: str, days: int, **kw: Any) -> None:
+    created = int(time.time()) - days * 86400
+    response = post_event(client, session_event(session_id, created=created, **kw))
+    assert response.status_code == 200
+
+
+def test_compare_previous_adds_the_period_just_before(
+    app: Flask, client: FlaskClient
+) -> None:
+    today = date.today()
+    for n in range(3):
+        paid_days_ago(client, f"cs_live_t{n}", 0)  # today: 3
+    paid_days_ago(client, "cs_live_y0", 1, currency="eur", amount_total=900)
+    paid_days_ago(client, "cs_live_w0", 8)  # in the 7 days before last week
+    paid_days_ago(client, "cs_live_w1", 13)
+    paid_days_ago(client, "cs_live_old", 30)  # in neither
+    day = today.isoformat()
+    board = scoreboard(client, f"?from={day}&to={day}&compare=previous")
+    yesterday = (today - timedelta(1)).isoformat()
+    assert board["previous"] == {
+        "from": yesterday,
+        "to": yesterday,
+        "totals": {
+            "landings": 0,
+            "conversions": 1,
+            "pending": 0,
+            "failed": 0,
+            **QUIET,
+            "revenue": {"eur": 900},
+            "refunded": {},
+            "net_revenue": {"eur": 900},
+        },
+    }
+    week = scoreboard(client, "?range=7d&compare=previous")
+    assert (week["from"], week["to"]) == ((today - timedelta(6)).isoformat(), day)
+    assert week["totals"]["conversions"] == 4
+    assert week["previous"]["from"] == (today - timedelta(13)).isoformat()
+    assert week["previous"]["to"] == (today - timedelta(7)).isoformat()
+    assert week["previous"]["totals"]["conversions"] == 2
+    # The previous totals are what asking for that range gives.
+    asked = scoreboard(
+        client, f"?from={week['previous']['from']}&to={week['previous']['to']}"
+    )
+    assert asked["totals"] == week["previous"]["totals"]
+    # All time has nothing before it: null, not a made-up period.
+    assert scoreboard(client, "?compare=previous")["previous"] is None
+    assert "previous" not in scoreboard(client, f"?from={day}&to={day}")
+
+
+def test_compare_on_one_campaign(app: Flask, client: FlaskClient) -> None:
+    client.get("/thanks?session_id=cs_live_c0&utm_campaign=spring")
+    flush(app)
+    paid_days_ago(client, "cs_live_c0", 0)
+    paid_days_ago(client, "cs_live_c1", 1)  # (unattributed), not spring's
+    detail = client.get(
+        "/api/campaigns/spring?range=today&compare=previous", headers=AUTH
+    ).get_json()
+    assert detail["totals"]["conversions"] == 1
+    assert detail["previous"]["totals"]["conversions"] == 0
+
+
+def test_compare_and_range_are_part_of_the_etag(client: FlaskClient) -> None:
+    paid_days_ago(client, "cs_live_e0", 0)
+    plain = client.get("/api/campaigns?range=today", headers=AUTH)
+    compared = client.get(
+        "/api/campaigns?range=today&compare=previous",
+        headers=AUTH | {"If-None-Match": plain.headers["ETag"]},
+    )
+    assert compared.status_code == 200 and "previous" in compared.get_json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?compare=yes",
+        "?compare=previous&range=week",
+        "?range=today&from=2026-01-01",
+    ],
+)
+def test_bad_comparisons_and_ranges_get_400(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/campaigns{query}", headers=AUTH)
+    assert response.status_code == 400 and response.get_json()["error"]
+
+
+def test_the_dashboard_shows_changes_and_todays_conversions_in_its_title(
+    app: Flask, client: FlaskClient
+) -> None:
+    paid_days_ago(client, "cs_live_d0", 0)
+    paid_days_ago(client, "cs_live_d1", 0)
+    paid_days_ago(client, "cs_live_d2", 1)
+    html = client.get("/dashboard?range=today", headers=AUTH).get_data(as_text=True)
+    assert "<title>2 conversions today · Campaign scoreboard — landing</title>" in html
+    assert '<span aria-hidden="true">▲ 100%</span>' in html  # 2 against 1
+    assert "compare with the day before" in html
+    every = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
+    assert "▲" not in every and "compare with" not in every  # all time
+
+
+def test_a_board_left_on_today_moves_to_the_new_day_at_midnight(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    today = date.today()
+    paid_days_ago(client, "cs_live_m0", 0)
+    page = client.get("/dashboard?range=today", headers=AUTH)
+    assert conversions_shown(page) == 1
+    etag = page.headers["ETag"]
+    live = "/dashboard?range=today&fragment=board"
+    assert client.get(live, headers=AUTH | {"If-None-Match": etag}).status_code == 304
+    # Midnight in REPORT_TIMEZONE: the same poll now asks about the new day.
+    tomorrow = today + timedelta(1)
+    monkeypatch.setattr(landing.live, "today_in", lambda zone: tomorrow)
+    moved = client.get(live, headers=AUTH | {"If-None-Match": etag})
+    assert moved.status_code == 200
+    assert conversions_shown(moved) == 0
+    assert f"Campaigns, {tomorrow}" in moved.get_data(as_text=True)
+    assert 'data-title="0 conversions today' in moved.get_data(as_text=True)
+    # The wall screen is "today" by default, and moves with it.
+    tv = client.get("/dashboard/tv", headers=AUTH).get_data(as_text=True)
+    assert f"{tomorrow:%A %-d %B %Y}" in tv
+
+
+def test_the_wall_screen_shows_today_and_its_leaders(
+    app: Flask, client: FlaskClient
+) -> None:
+    empty = client.get("/dashboard/tv", headers=AUTH).get_data(as_text=True)
+    assert "No landings yet" in empty
+    for n in range(3):
+        client.get(f"/thanks?session_id=cs_live_w{n}&utm_campaign=winner")
+    client.get("/thanks?session_id=cs_live_r0&utm_campaign=runner_up")
+    flush(app)
+    for n in range(2):
+        paid_days_ago(client, f"cs_live_w{n}", 0)
+    paid_days_ago(client, "cs_live_r0", 0, currency="jpy", amount_total=150000)
+    paid_days_ago(client, "cs_live_old", 1)  # yesterday: not on today's screen
+    page = client.get("/dashboard/tv?rotate=1", headers=AUTH)
+    html = page.get_data(as_text=True)
+    assert "<title>3 conversions today · Wall screen — landing</title>" in html
+    assert re.search(r'class="value fit-s">3</span><span class="label">conv', html)
+    leaders = re.findall(r'<li[^>]*data-campaign="([^"]+)"', html)
+    assert leaders == ["winner", "runner_up"]
+    assert 'data-rotate="3000"' in html  # at least 3 s a campaign
+    # Revenue in each currency, never added up into one figure.
+    assert "¥150,000" in html and "$80.00" in html
+    assert "fragment=board" in html and "<form" not in html  # no controls

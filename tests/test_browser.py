@@ -616,3 +616,256 @@ def test_big_numbers_fit_their_cards(
         "els => els.filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"
     )
     assert clipped == [], f"cut off at {width} px: {clipped}"
+
+
+# -- launch day: comparison, wall screen, share links, figures that fit -------------
+
+DESKTOP_WIDE: ViewportSize = {"width": 1440, "height": 900}
+WALL: ViewportSize = {"width": 1920, "height": 1080}
+
+
+def five_currencies(app: Flask, client: FlaskClient) -> None:
+    """The showcase plus GBP and KWD: five revenue columns, long figures."""
+    showcase(app, client)
+    land(client, "cs_live_kw0", campaign="gulf_launch_weekend_special", source="x")
+    pay(client, "cs_live_kw0", amount_total=18300, currency="kwd")
+    land(client, "cs_live_gb0", campaign="london_pop_up", source="instagram")
+    pay(client, "cs_live_gb0", amount_total=123456789, currency="gbp")
+    pay(client, "cs_live_y_eur", amount_total=4500, currency="eur", created=days_ago(1))
+    flush(app)
+
+
+def no_broken_figures(page: Page) -> None:
+    """Every big number sits on one line, whole, inside its card."""
+    figures: list[dict[str, Any]] = page.locator(
+        "#board .figure .value, #board .tv-figure .value"
+    ).evaluate_all(
+        """els => els.map(e => {
+            const style = getComputedStyle(e);
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            return {text: e.textContent, lines: range.getClientRects().length,
+                    height: e.getBoundingClientRect().height,
+                    lineHeight: parseFloat(style.lineHeight),
+                    overflow: e.scrollWidth - e.clientWidth};
+        })"""
+    )
+    assert figures
+    for f in figures:
+        assert f["lines"] == 1, f"{f['text']} breaks across {f['lines']} lines"
+        assert f["height"] <= f["lineHeight"] * 1.05, f
+        assert f["overflow"] <= 0, f"{f['text']} does not fit its card"
+
+
+def test_the_comparison_shows_beside_each_big_number(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    for i in range(2):
+        land(client, f"cs_live_cmp{i}", campaign="spring_sale")
+        pay(client, f"cs_live_cmp{i}", amount_total=2000)
+    pay(client, "cs_live_cmp_y", amount_total=2000, created=days_ago(1))
+    pay(client, "cs_live_cmp_eur", amount_total=900, currency="eur")
+    flush(app)
+    tab = visit(viewport=DESKTOP_WIDE)
+    page = tab.page
+    page.goto("/dashboard")
+    expect(page.locator("#board .change")).to_have_count(0)  # all time: none
+    page.locator(".presets a", has_text="Today").click()
+    expect(page).to_have_url(re.compile(r"range=today"))
+
+    def change(label: str) -> Locator:
+        named = page.locator(".label").get_by_text(label, exact=True)
+        return page.locator("#board .figure").filter(has=named).locator(".change")
+
+    expect(change("conversions")).to_contain_text("▲ 200%")  # 3 against 1
+    expect(change("conversions")).to_have_class(re.compile(r"\bup\b"))
+    expect(change("landings")).to_contain_text("no data")  # none yesterday
+    expect(change("revenue EUR")).to_contain_text("no data")
+    expect(change("revenue USD")).to_contain_text("▲ 100%")
+    expect(page.locator(".against")).to_contain_text("the day before")
+    # Live: a payment today moves the arrow without a reload.
+    pay(client, "cs_live_cmp_more", amount_total=2000)
+    expect(change("conversions")).to_contain_text("▲ 300%")
+    expect(page).to_have_title(re.compile(r"^4 conversions today"))
+    no_broken_figures(page)
+    assert tab.errors == []
+
+
+def test_the_wall_screen_updates_itself_and_never_scrolls(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient
+) -> None:
+    five_currencies(app, client)
+    tab = visit(viewport=WALL, name="-wall")
+    page = tab.page
+    page.goto("/dashboard/tv?rotate=3")
+    wait_until_live(page)
+    navigations = tab.navigations
+
+    def fits() -> bool:
+        return bool(
+            page.evaluate(
+                """() => {
+                  const d = document.documentElement;
+                  return d.scrollHeight <= innerHeight && d.scrollWidth <= innerWidth
+                    && d.clientWidth === innerWidth && d.clientHeight === innerHeight;
+                }"""
+            )
+        )
+
+    assert fits(), "the wall screen scrolls at 1920x1080"
+    no_broken_figures(page)
+    conversions = page.locator(".tv-figure").filter(
+        has=page.locator(".label").get_by_text("conversions", exact=True)
+    )
+    before = int(conversions.locator(".value").inner_text().replace(",", ""))
+    screenshot(page, "tv-wall")
+
+    # A payment shows without a reload; the campaigns take turns, no mouse.
+    spot = page.locator(".spot.current")
+    first = spot.get_attribute("data-campaign")
+    land(client, "cs_live_tv1", campaign="spring_sale")
+    pay(client, "cs_live_tv1", amount_total=4000)
+    expect(conversions.locator(".value")).to_have_text(str(before + 1))
+    expect(spot).not_to_have_attribute("data-campaign", first or "", timeout=8000)
+    expect(page.locator(".tv-leaders li.current")).to_have_count(1)
+    assert page.locator(".tv-leaders li.current").get_attribute(
+        "data-campaign"
+    ) == spot.get_attribute("data-campaign")
+    assert tab.navigations == navigations
+    assert fits()
+
+    # The server goes away: a small "reconnecting…", then live again.
+    def polls(url: str) -> bool:
+        return "fragment=board" in url
+
+    page.route(polls, lambda route: route.abort())
+    expect(page.locator("#live-status")).to_have_text("reconnecting…")
+    screenshot(page, "tv-wall-reconnecting")
+    page.unroute(polls)
+    wait_until_live(page)
+    assert fits()
+    assert [e for e in tab.errors if "fragment=board" not in e] == []
+
+
+def test_a_share_link_shows_only_its_campaign_until_revoked(
+    visit: Callable[..., Visit], app: Flask, client: FlaskClient, browser: Browser
+) -> None:
+    five_currencies(app, client)
+    tab = visit(viewport=DESKTOP_WIDE)
+    page = tab.page
+    page.goto("/dashboard/campaigns/spring_sale")
+    wait_until_live(page)
+    # By keyboard: the button, the form, the new link.
+    page.get_by_role("button", name="Share…").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Share a live, read-only board")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Show", exact=True)).to_have_value("spring_sale")
+    dialog.get_by_label("for", exact=True).fill("2")
+    dialog.get_by_role("button", name="Create link").click()
+    url_field = dialog.locator("#share-url")
+    expect(url_field).to_have_value(
+        re.compile(r"^http://127\.0\.0\.1:\d+/s/[\w-]{43}$")
+    )
+    shared_url = url_field.input_value()
+    expect(dialog.locator(".share-list li")).to_have_count(1)
+    expect(dialog.locator(".share-list li")).to_contain_text("spring_sale")
+    screenshot(page, "share-dialog")
+    page.emulate_media(color_scheme="dark")
+    screenshot(page, "share-dialog-dark")
+
+    # Someone without the password opens it: that campaign, live, and no more.
+    stranger = browser.new_context(viewport=DESKTOP_WIDE)
+    stranger.add_init_script(REPORT_CSP)
+    try:
+        outside = Visit(stranger.new_page())
+        shared = outside.page
+        shared.goto(shared_url)
+        expect(shared.locator("h1")).to_have_text("spring_sale")
+        wait_until_live(shared)
+        text = shared.locator("body").inner_text()
+        for other in ("black_friday", "tokyo_launch", "london_pop_up", "gulf_launch"):
+            assert other not in text
+        urls: list[str] = shared.evaluate(
+            """() => [...document.querySelectorAll('[href], [src], [action]')]
+                  .map(e => e.getAttribute('href') || e.getAttribute('src')
+                            || e.getAttribute('action'))"""
+        )
+        path = shared_url.split("/", 3)[3]
+        assert all(u.startswith(("/static/", "/" + path)) for u in urls), urls
+        assert shared.locator("a[download], .downloads").count() == 0
+        land(client, "cs_live_shared1", campaign="spring_sale")
+        expect(figure(shared, "landings")).to_have_text("8")
+        screenshot(shared, "share-board")
+        shared.set_viewport_size(PHONE)
+        shared.emulate_media(color_scheme="dark")
+        no_broken_figures(shared)
+        assert shared.evaluate("document.documentElement.scrollWidth <= innerWidth")
+        screenshot(shared, "share-board-phone-dark")
+
+        # Revoked from the dialog: the open board says so, a reload is a 404.
+        dialog.get_by_role("button", name=re.compile("^Revoke")).click()
+        expect(dialog.locator(".share-list li")).to_have_count(0)
+        expect(shared.locator("#live-status")).to_have_text("no longer available")
+        response = shared.goto(shared_url)
+        assert response is not None and response.status == 404
+        assert "spring_sale" not in shared.content()
+        assert [e for e in outside.errors if "HTTP 404" not in e] == []
+    finally:
+        stranger.close()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert tab.errors == []
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scheme"),
+    [
+        (PHONE, "light"),
+        (PHONE, "dark"),
+        (DESKTOP_WIDE, "light"),
+        (DESKTOP_WIDE, "dark"),
+    ],
+    ids=["phone-light", "phone-dark", "desktop1440-light", "desktop1440-dark"],
+)
+def test_no_figure_breaks_and_only_the_table_scrolls(
+    visit: Callable[..., Visit],
+    app: Flask,
+    client: FlaskClient,
+    viewport: ViewportSize,
+    scheme: Literal["light", "dark"],
+    request: pytest.FixtureRequest,
+) -> None:
+    five_currencies(app, client)
+    tab = visit(viewport=viewport, color_scheme=scheme)
+    page = tab.page
+    for path, name in [
+        ("/dashboard", "dashboard"),
+        ("/dashboard?range=today", "today"),
+        ("/dashboard/campaigns/spring_sale?range=7d", "campaign"),
+    ]:
+        page.goto(path)
+        wait_until_live(page)
+        no_broken_figures(page)
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        ), f"{name} scrolls sideways at {viewport['width']} px"
+        if name == "dashboard":
+            wrap = page.locator("#board .table-wrap").first
+            wide = wrap.evaluate("e => e.scrollWidth > e.clientWidth")
+            # Five currencies fit 1440 px; on a phone the table alone scrolls.
+            assert wide == (viewport["width"] < 600)
+        # No chart's label covers a bar.
+        overlaps: list[str] = page.locator(".chart svg").evaluate_all(
+            """svgs => svgs.flatMap(svg => {
+                const peak = svg.querySelector('.tick.peak').getBBox();
+                return [...svg.querySelectorAll('.bar')].filter(b => {
+                  const r = b.getBBox();
+                  return r.height > 0 && r.y < peak.y + peak.height
+                    && r.x < peak.x + peak.width && peak.x < r.x + r.width;
+                }).map(b => b.textContent);
+            })"""
+        )
+        assert overlaps == []
+        screenshot(page, f"fit-{request.node.callspec.id}-{name}")
+    assert tab.errors == []
