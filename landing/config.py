@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -55,6 +55,8 @@ class Settings:
     session_retention_days: int = 90
     journal_dir: str = "instance/journal"
     journal_max_bytes: int = 256 * 1024 * 1024
+    # A credential: never in a repr or a log line.
+    stripe_api_key: str = field(default="", repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -113,6 +115,7 @@ class Settings:
             journal_max_bytes=_int(
                 env, "JOURNAL_MAX_BYTES", 256 * 1024 * 1024, 1024 * 1024
             ),
+            stripe_api_key=env.get("STRIPE_API_KEY", "").strip(),
         )
 
 
