@@ -51,6 +51,28 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "held for a moment by whoever rebuilds that view",
     ),
     "ratelimit": ("ratelimit:{client}:{minute}", "landings one client added"),
+    "registered": (
+        "{mode}:registered",
+        "set: campaigns a registered link confirmed (until the store confirms "
+        "campaigns itself)",
+    ),
+    "link": (
+        "link:{link}",
+        "one tagged link: url, payment_link_url, mode, the five codes "
+        "(source, medium, campaign, term, content), token, created (ms)",
+    ),
+    "links": ("links", "sorted set: link id by creation (ms)"),
+    "token": (
+        "token:{token}",
+        "a link's client_reference_id token: campaign, source, medium, content, "
+        "term (``(none)`` for a code the link has not) and link; one for both "
+        "modes, since a payment link is either live or test",
+    ),
+    "link_recent": (
+        "link-recent:{dim}",
+        "sorted set: source or medium values the builder used, by last use (ms)",
+    ),
+    "link_domains": ("link-domains", "set: custom Stripe checkout domains"),
 }
 
 
@@ -112,6 +134,30 @@ def view_claim(mode: str, digest: str) -> str:
 
 def ratelimit(client: str, minute: int) -> str:
     return _key("ratelimit", client=client, minute=minute)
+
+
+def registered(mode: str) -> str:
+    return _key("registered", mode=mode)
+
+
+def link(link_id: str) -> str:
+    return _key("link", link=link_id)
+
+
+def links() -> str:
+    return _key("links")
+
+
+def token(value: str) -> str:
+    return _key("token", token=value)
+
+
+def link_recent(dim: str) -> str:
+    return _key("link_recent", dim=dim)
+
+
+def link_domains() -> str:
+    return _key("link_domains")
 
 
 def lua_prelude() -> str:
