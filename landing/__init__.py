@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from landing import access, api, dashboard, exports, thanks, webhooks
+from landing import access, api, dashboard, exports, links, thanks, webhooks
 from landing.capture import sink, valid_entry
 from landing.config import Settings
 from landing.journal import Journal
@@ -63,7 +63,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["landing"] = Runtime(settings, store, journal)
     access.init_app(app)
 
-    for module in (thanks, webhooks, dashboard, api, exports):
+    for module in (thanks, webhooks, dashboard, api, exports, links):
         app.register_blueprint(module.bp)
     app.register_error_handler(BadQuery, _bad_query)
     app.register_error_handler(StoreError, _store_unavailable)
