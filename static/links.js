@@ -63,7 +63,12 @@
   function refresh(target, url) {
     return fetch(url, {credentials: "same-origin", cache: "no-store"})
       .then(function (response) { return response.ok ? response.text() : null; })
-      .then(function (html) { if (html !== null) target.innerHTML = html; });
+      .then(function (html) {
+        if (html === null) return false;
+        target.innerHTML = html;
+        return true;
+      })
+      .catch(function () { return false; });
   }
 
   function showResult(link) {
@@ -145,6 +150,8 @@
   // The redirect check asks Stripe, which may take a moment: after the page.
   var check = $("link-check");
   if (check && !check.querySelector("#check-off")) {
-    refresh(check, check.getAttribute("data-url"));
+    refresh(check, check.getAttribute("data-url")).then(function (shown) {
+      if (!shown) check.textContent = "The check could not run; reload the page to try again.";
+    });
   }
 })();
