@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +34,6 @@ try:
         Page,
         ViewportSize,
         expect,
-        sync_playwright,
     )
 
     HAVE_PLAYWRIGHT = True
@@ -45,17 +43,6 @@ except ImportError:  # reported by the browser fixture, with the reason
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("LANDING_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 TIMEOUT = 5000
@@ -65,26 +52,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
 });
 """
 LINK = "https://buy.stripe.com/test_eVa16Q1Vd7yU1Ne8ww"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the module; skipped (or failed in CI) without it."""
-    missing = None
-    if not HAVE_PLAYWRIGHT:
-        missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    elif not os.access(CHROMIUM, os.X_OK):
-        missing = f"no Chromium at {CHROMIUM}: apt-get install chromium"
-    if missing:
-        if os.environ.get("LANDING_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LANDING_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 class Tab:
