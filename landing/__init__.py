@@ -14,6 +14,7 @@ from landing import (
     api,
     dashboard,
     exports,
+    links,
     proxies,
     shares,
     thanks,
@@ -70,7 +71,7 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.extensions["landing"] = Runtime(settings, store, journal)
     access.init_app(app)
 
-    for module in (thanks, webhooks, dashboard, api, exports, shares):
+    for module in (thanks, webhooks, dashboard, api, exports, shares, links):
         app.register_blueprint(module.bp)
     app.register_error_handler(BadQuery, _bad_query)
     app.register_error_handler(StoreError, _store_unavailable)

@@ -112,6 +112,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "``{id}``: each share link's digest and details as JSON, for the list; "
         "entries of expired links are dropped when it is read",
     ),
+    "link": (
+        "link:{link}",
+        "one tagged link: url, payment_link_url, mode, the five codes "
+        "(source, medium, campaign, term, content), token, created (ms)",
+    ),
+    "links": ("links", "sorted set: link id by creation (ms)"),
+    "link_recent": (
+        "link-recent:{dim}",
+        "sorted set: source or medium values the builder used, by last use (ms)",
+    ),
+    "link_domains": ("link-domains", "set: custom Stripe checkout domains"),
 }
 
 
@@ -224,6 +235,22 @@ def share(digest: str) -> str:
 
 def shares() -> str:
     return _key("shares")
+
+
+def link(link_id: str) -> str:
+    return _key("link", link=link_id)
+
+
+def links() -> str:
+    return _key("links")
+
+
+def link_recent(dim: str) -> str:
+    return _key("link_recent", dim=dim)
+
+
+def link_domains() -> str:
+    return _key("link_domains")
 
 
 def lua_prelude() -> str:

@@ -611,6 +611,88 @@ class Store:
         deleted, dropped = pipe.execute()
         return bool(deleted or dropped)
 
+    # -- links --------------------------------------------------------------
+    # The link builder's records (SPEC §9). A token hash is read by name by
+    # the scripts that attribute payments; everything else only by the views.
+
+    # Values of a code the link builder offers again (source, medium).
+    RECENT_KEPT = 20
+
+    @guarded
+    def add_link(
+        self,
+        link_id: str,
+        record: Mapping[str, str],
+        token: str | None,
+        token_fields: Mapping[str, str],
+        recent: Mapping[str, str],
+    ) -> bool:
+        """Keep a new link, its token and the codes it used; False, keeping
+        nothing, when the link id or the token is already taken."""
+        now = _now_ms()
+        link_key = keys.link(link_id)
+        if not self.redis.hsetnx(link_key, "created", now):
+            return False
+        if token is not None and not self.redis.hsetnx(
+            keys.token(token), "link", link_id
+        ):
+            self.redis.delete(link_key)
+            return False
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(link_key, mapping={k: v for k, v in record.items()})
+        if token is not None:
+            pipe.hset(
+                keys.token(token), mapping={k: v for k, v in token_fields.items()}
+            )
+        pipe.zadd(keys.links(), {link_id: now})
+        for dim, value in recent.items():
+            pipe.zadd(keys.link_recent(dim), {value: now})
+            pipe.zremrangebyrank(keys.link_recent(dim), 0, -self.RECENT_KEPT - 1)
+        pipe.execute()
+        return True
+
+    @guarded
+    def link(self, link_id: str) -> dict[str, str]:
+        """One link's record; empty when there is none."""
+        return cast(dict[str, str], self.redis.hgetall(keys.link(link_id)))
+
+    @guarded
+    def links(self, limit: int) -> list[dict[str, str]]:
+        """The newest links first, each record with its ``id``."""
+        ids = cast(list[str], self.redis.zrevrange(keys.links(), 0, limit - 1))
+        pipe = self.redis.pipeline(transaction=False)
+        for link_id in ids:
+            pipe.hgetall(keys.link(link_id))
+        records = cast(list[dict[str, str]], pipe.execute())
+        return [
+            {"id": link_id, **record}
+            for link_id, record in zip(ids, records, strict=True)
+            if record
+        ]
+
+    @guarded
+    def token(self, token: str) -> dict[str, str]:
+        """What a link token stands for; empty when it is not one of ours."""
+        return cast(dict[str, str], self.redis.hgetall(keys.token(token)))
+
+    @guarded
+    def recent_codes(self, dim: str, limit: int = RECENT_KEPT) -> list[str]:
+        """The values of a code (source, medium) links used, latest first."""
+        key = keys.link_recent(dim)
+        return cast(list[str], self.redis.zrevrange(key, 0, limit - 1))
+
+    @guarded
+    def link_domains(self) -> list[str]:
+        return sorted(cast(set[str], self.redis.smembers(keys.link_domains())))
+
+    @guarded
+    def add_link_domain(self, domain: str) -> None:
+        self.redis.sadd(keys.link_domains(), domain)
+
+    @guarded
+    def remove_link_domain(self, domain: str) -> bool:
+        return bool(self.redis.srem(keys.link_domains(), domain))
+
 
 def _when(day: When) -> str:
     return day if isinstance(day, str) else day.isoformat()

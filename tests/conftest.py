@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,30 @@ from landing.devserver import EmbeddedServer
 from landing.runtime import Runtime
 from landing.store import Store, connect
 
+try:
+    from playwright.sync_api import Browser, sync_playwright
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:  # reported by the browser fixture, with the reason
+    HAVE_PLAYWRIGHT = False
+
 WEBHOOK_SECRET = "whsec_test_secret_for_landing"
 PASSWORD = "correct horse battery staple"
 AUTH = {
     "Authorization": "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
 }
+CHROMIUM = os.environ.get("LANDING_CHROMIUM", "/usr/bin/chromium")
+# Offline machine: without these, Chromium keeps dialling Google's services.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +55,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
     server = EmbeddedServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the whole session, shared by every browser test file
+    (Playwright's sync API runs one instance a thread); skipped (or failed
+    in CI) without it."""
+    missing = None
+    if not HAVE_PLAYWRIGHT:
+        missing = "the playwright package is not installed (pip install -e '.[dev]')"
+    elif not os.access(CHROMIUM, os.X_OK):
+        missing = (
+            f"no Chromium at {CHROMIUM}: apt-get install chromium "
+            "(or set LANDING_CHROMIUM to its path)"
+        )
+    if missing:
+        if os.environ.get("LANDING_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"LANDING_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture

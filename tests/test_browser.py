@@ -9,7 +9,6 @@ screenshots under test-artifacts/ for a reviewer.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +37,6 @@ try:
         Response,
         ViewportSize,
         expect,
-        sync_playwright,
     )
 
     HAVE_PLAYWRIGHT = True
@@ -48,18 +46,6 @@ except ImportError:  # reported by the browser fixture, with the reason
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("LANDING_CHROMIUM", "/usr/bin/chromium")
-# Offline machine: without these, Chromium keeps dialling Google's services.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # A number changes on screen within this (dashboard.js polls every second).
@@ -73,29 +59,6 @@ document.addEventListener("securitypolicyviolation", function (e) {
 
 
 # -- the browser and the server ------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One Chromium for the whole session; skipped (or failed in CI) without it."""
-    missing = None
-    if not HAVE_PLAYWRIGHT:
-        missing = "the playwright package is not installed (pip install -e '.[dev]')"
-    elif not os.access(CHROMIUM, os.X_OK):
-        missing = (
-            f"no Chromium at {CHROMIUM}: apt-get install chromium "
-            "(or set LANDING_CHROMIUM to its path)"
-        )
-    if missing:
-        if os.environ.get("LANDING_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"LANDING_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 class Visit:
