@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import hashlib
+import hmac
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
 
 from landing.access import marketers_only
 from landing.api import load_campaign
 from landing.chart import Chart, bar_chart
 from landing.live import PAGE_ARGS, Query, conditional
 from landing.money import format_money
-from landing.params import parse_page
+from landing.params import parse_mode, parse_page
 from landing.period import RELATIVE, relative_range
 from landing.reporting import (
     BREAKDOWNS,
@@ -43,7 +54,8 @@ LABELS = {
     "pending": "Pending",
     "failed": "Failed",
 }
-COLUMNS = [(key, LABELS[key]) for key in SORTABLE]
+# "abandoned" sorts too, but shows only when a tagged link's checkout expired.
+COLUMNS = [(key, LABELS[key]) for key in SORTABLE if key in LABELS]
 BREAKDOWN_LABELS = {
     "source": "source",
     "medium": "medium",
@@ -211,7 +223,12 @@ def dashboard() -> Response:
         unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
         by_day = rt.store.daily(query.mode)
         compared, against = comparison(query, shown.totals, by_day)
+        expiring, _ = rt.store.unconfirmed(query.mode)
+        abandoned = bool(shown.totals.abandoned)
         board = {
+            "unconfirmed": {name: _expiry(ms) for name, ms in expiring.items()},
+            "unconfirmed_days": rt.settings.unconfirmed_days,
+            "abandoned": abandoned,
             "title": today_title(by_day, query, "Campaign scoreboard"),
             "changes": compared,
             "against": against,
@@ -225,6 +242,7 @@ def dashboard() -> Response:
             "charts": charts(by_day, query, currencies),
             "currencies": currencies,
             "columns": COLUMNS
+            + ([("abandoned", "Started, not paid")] if abandoned else [])
             + [(f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies],
             "rows": shown.rows,
             "matching": shown.matching,
@@ -285,10 +303,17 @@ def campaign_page(campaign: str) -> Response:
             (dim, BREAKDOWN_LABELS[dim], rows(detail.breakdown.get(dim, {})))
             for dim in BREAKDOWNS
         ]
+        expiring, _ = runtime().store.unconfirmed(query.mode)
+        expires = expiring.get(campaign)
         board = {
             "title": today_title(by_day, query, campaign),
             "changes": compared,
             "against": against,
+            "expires": _expiry(expires) if expires else None,
+            "confirm_url": url_for(
+                "dashboard.keep_campaign", campaign=campaign, mode=query.mode
+            ),
+            "confirm_token": _keep_token(query.mode, campaign),
             "totals": totals,
             "charts": charts(detail.daily, query, list(totals.revenue)),
             "breakdowns": breakdowns,
@@ -307,6 +332,36 @@ def campaign_page(campaign: str) -> Response:
         )
 
     return conditional(build)
+
+
+@bp.post("/dashboard/campaigns/<campaign>/keep")
+@marketers_only
+def keep_campaign(campaign: str) -> BaseResponse:
+    """Confirm a campaign by hand: its numbers become permanent (SPEC §4).
+
+    The form carries a token only this server's pages give (SECRET_KEY), so
+    another site cannot make a signed-in browser post it.
+    """
+    mode = parse_mode(request.args.get("mode"))
+    given = request.form.get("token", "")
+    if not hmac.compare_digest(given.encode(), _keep_token(mode, campaign).encode()):
+        abort(400)
+    runtime().store.confirm_campaign(mode, campaign)
+    return redirect(
+        url_for("dashboard.campaign_page", campaign=campaign, mode=mode), code=303
+    )
+
+
+def _keep_token(mode: str, campaign: str) -> str:
+    secret = runtime().settings.secret_key.encode()
+    message = f"keep|{mode}|{campaign}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _expiry(ms: float) -> str:
+    """When an unconfirmed campaign's numbers expire, in the report's zone."""
+    zone = runtime().settings.zone
+    return f"on {datetime.fromtimestamp(ms / 1000, zone):%Y-%m-%d %H:%M %Z}"
 
 
 # A wall screen: today's numbers, big, and the top campaigns in turn.

@@ -184,7 +184,15 @@ def summed(metrics: Iterable[Mapping[str, int]]) -> Counters:
 
 
 # Scoreboard columns that sort, besides one `revenue_<currency>` per currency.
-SORTABLE = ("campaign", "landings", "conversions", "rate", "pending", "failed")
+SORTABLE = (
+    "campaign",
+    "landings",
+    "conversions",
+    "rate",
+    "pending",
+    "failed",
+    "abandoned",
+)
 
 
 @dataclass(frozen=True)
