@@ -315,7 +315,7 @@ def campaign_page(campaign: str) -> Response:
             ),
             "confirm_token": _keep_token(query.mode, campaign),
             "totals": totals,
-            "charts": charts(detail.daily, query, list(totals.revenue)),
+            "charts": charts(detail.daily, query, totals.currencies),
             "breakdowns": breakdowns,
             "csv_url": this_url("exports.campaign_csv"),
             "live_url": this_url(fragment="board"),

@@ -271,7 +271,7 @@ def _one_campaign(query: Query, campaign: str) -> dict[str, Any]:
         "changes": compared,
         "against": against,
         "totals": totals,
-        "charts": charts(detail.daily, query, list(totals.revenue)),
+        "charts": charts(detail.daily, query, totals.currencies),
         "breakdowns": [
             (dim, BREAKDOWN_LABELS[dim], rows(detail.breakdown.get(dim, {})))
             for dim in BREAKDOWNS

@@ -40,7 +40,8 @@ def test_the_board_shows_net_revenue_and_marks_unconfirmed_campaigns(
         se.charge_refunded("ch_b1", payment_intent="pi_b1", amount_refunded=1250),
     )
     html = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
-    assert "net USD after $12.50 refunded" in html
+    assert 'title="revenue less $12.50 refunded"' in html
+    assert "net USD" in html
     assert "$37.50" in html  # net, in the figures and under the row's revenue
     row = re.search(
         r"<tr>\s*<th scope=\"row\"><a [^>]*>just_landed</a>(.*?)</th>", html

@@ -20,10 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from landing import stripe_events as se
 from landing.links import STRIPE_API_BASE
 from landing.runtime import ROOT
 
-from conftest import AUTH, PASSWORD
+from conftest import AUTH, PASSWORD, post_event
 from fake_stripe import API_KEY, FakeStripe, payment_link
 
 try:
@@ -314,4 +315,32 @@ def test_the_page_fits_the_screen_in_both_schemes(
         == background
     )
     screenshot(page, f"links-{request.node.callspec.id}")
+    assert t.errors == []
+
+
+def test_a_payment_through_a_tagged_link_shows_on_the_board_without_a_redirect(
+    tab: Callable[..., Tab], client: FlaskClient
+) -> None:
+    """The customer closed the tab: no landing, yet the link's token puts
+    the payment in its campaign, live, within 2 s."""
+    t = tab()
+    page = t.page
+    page.goto("/links")
+    live_link = "https://buy.stripe.com/eVa16Q1Vd7yU1Ne8ww"
+    build(page, url=live_link, source="poster", medium="print", campaign="metro_ads")
+    expect(page.locator("#result-url")).to_contain_text("client_reference_id=lk_")
+    tagged = page.locator("#result-url").inner_text()
+    token = tagged.rpartition("client_reference_id=")[2]
+    page.goto("/dashboard")
+    expect(page.locator('#live-status[data-state="ok"]')).to_be_visible()
+    event = se.checkout_session_completed(
+        "cs_live_poster1", client_reference_id=token, amount_total=2500
+    )
+    assert post_event(client, event).get_json()["result"] == "counted"
+    row = page.locator("#board tr", has=page.locator("th", has_text="metro_ads"))
+    expect(row.locator("td").first).to_have_text("0", timeout=2000)  # no landing
+    expect(row.locator("td").nth(1)).to_have_text("1", timeout=2000)
+    expect(row).to_contain_text("$25.00")
+    page.goto("/dashboard/campaigns/metro_ads")
+    expect(page.locator("#breakdown-source")).to_contain_text("poster")
     assert t.errors == []
