@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -25,7 +26,7 @@ from landing.chart import Chart, bar_chart
 from landing.live import PAGE_ARGS, Query, conditional
 from landing.money import format_money
 from landing.params import parse_mode, parse_page
-from landing.period import RELATIVE, relative_range
+from landing.period import RELATIVE, hour_starts, minute_starts, relative_range
 from landing.reporting import (
     BREAKDOWNS,
     SORTABLE,
@@ -37,6 +38,7 @@ from landing.reporting import (
     daily_series,
     rows,
     select,
+    series,
     totals_of_days,
 )
 from landing.runtime import runtime
@@ -85,11 +87,26 @@ def this_url(endpoint: str | None = None, **changes: Any) -> str:
     )
 
 
+# Ranges this short are charted by hour ("Today", "Yesterday", 7 days).
+HOURLY_CHART_DAYS = 7
+
+
 def charts(
-    by_day: dict[str, dict[str, int]], query: Query, currencies: list[str]
+    by_day: dict[str, dict[str, int]],
+    query: Query,
+    currencies: list[str],
+    campaign: str | None = None,
 ) -> list[Chart]:
-    """Conversions, then revenue in up to three currencies, per day."""
+    """Conversions, then revenue in up to three currencies: per hour for a
+    range of up to a week, else per day; for all campaigns, or one."""
     days = query.days
+    if days is not None and len(days) <= HOURLY_CHART_DAYS:
+        store, zone = runtime().store, runtime().settings.zone
+        by_hour = store.hourly(query.mode, days, campaign)
+        points = series(by_hour, hour_starts(days, zone))
+        for point in points:  # "2026-11-30 14:00", the hour's local start
+            point["start"] = point["start"][:16].replace("T", " ")
+        return series_charts(points, "hour", currencies)
     if days is None:
         if not by_day:
             return []
@@ -123,6 +140,19 @@ def series_charts(
             )
         )
     return out
+
+
+def launch_strip(query: Query) -> Chart | None:
+    """Landings per minute over the last 30 minutes, every campaign together,
+    while the range shown includes today."""
+    if query.days is not None and query.today not in query.days:
+        return None
+    zone, now = runtime().settings.zone, time.time()
+    points = series(runtime().store.minutes(query.mode, now), minute_starts(now, zone))
+    return bar_chart(
+        "Landings per minute, last 30 minutes",
+        [(p["start"][11:16], p["landings"]) for p in points],
+    )
 
 
 def _money_for(currency: str, amount: int) -> str:
@@ -240,6 +270,7 @@ def dashboard() -> Response:
             "shown_totals": shown.shown_totals,
             "coverage": _coverage(shown.totals.conversions, unattributed),
             "charts": charts(by_day, query, currencies),
+            "strip": launch_strip(query),
             "currencies": currencies,
             "columns": COLUMNS
             + ([("abandoned", "Started, not paid")] if abandoned else [])
@@ -315,7 +346,7 @@ def campaign_page(campaign: str) -> Response:
             ),
             "confirm_token": _keep_token(query.mode, campaign),
             "totals": totals,
-            "charts": charts(detail.daily, query, totals.currencies),
+            "charts": charts(detail.daily, query, totals.currencies, campaign),
             "breakdowns": breakdowns,
             "csv_url": this_url("exports.campaign_csv"),
             "live_url": this_url(fragment="board"),
@@ -395,6 +426,7 @@ def tv() -> Response:
             "big": currencies[:TV_BIG_CURRENCIES],
             "small": currencies[TV_BIG_CURRENCIES:],
             "top": top,
+            "charts": charts(by_day, query, [])[:1],
             "live_url": this_url(fragment="board"),
             "etag": f'W/"{query.etag}"',
         }

@@ -832,3 +832,29 @@ def test_no_figure_breaks_and_only_the_table_scrolls(
         assert overlaps == []
         screenshot(page, f"fit-{request.node.callspec.id}-{name}")
     assert tab.errors == []
+
+
+def test_todays_hourly_chart_and_the_last_minutes_gain_a_bar_within_2_s(
+    visit: Callable[..., Visit], client: FlaskClient
+) -> None:
+    tab = visit()
+    page = tab.page
+    land(client, "cs_live_hour0", campaign="launch")
+    page.goto("/dashboard?range=today")
+    wait_until_live(page)
+    hourly = page.locator("figure.chart", has_text="Conversions per hour")
+    strip = page.locator("figure.chart", has_text="Landings per minute")
+    expect(hourly).to_contain_text("Nothing in this range yet")
+    before = strip.locator("rect.bar").evaluate_all(
+        "bars => bars.filter(b => Number(b.getAttribute('height')) > 0).length"
+    )
+    assert before >= 1  # the landing before the page opened
+    paid_at = time.time()
+    pay(client, "cs_live_hour0", amount_total=4000, created=int(paid_at))
+    # The payment's hour now has a bar (conversions per hour), live.
+    expect(hourly.locator("rect.bar")).to_have_count(24, timeout=2000)
+    tall = hourly.locator("rect.bar:not([height='0.0']):not([height='0'])")
+    expect(tall).to_have_count(1, timeout=2000)
+    hour = time.strftime("%H:00", time.gmtime(paid_at))  # the event's `created`
+    expect(tall.locator("title")).to_contain_text(f"{hour}: 1")
+    assert tab.errors == []
