@@ -126,6 +126,7 @@ SESSION_COLUMNS = [
     "client_reference_id",
     "status",
     "amount_total",
+    "amount_refunded",
     "currency",
     "campaign",
     "source",
@@ -133,6 +134,7 @@ SESSION_COLUMNS = [
     "content",
     "term",
     "payment_link",
+    "subscription",
     "landed_at",
     "paid_at",
 ]
@@ -151,18 +153,23 @@ def sessions_csv() -> Response:
 
     def body() -> Iterator[list[object]]:
         for sid, s in store.sessions(query.mode, start_ms, end_ms):
+            # The landing's codes, else its link token's (SPEC §9).
+            codes = "" if "campaign" in s else "token_"
+            status = s.get("status") or ("abandoned" if "abandoned" in s else "landed")
             yield [
                 sid,
                 s.get("client_reference_id", ""),
-                s.get("status", "landed"),
+                status,
                 s.get("amount_total", ""),
+                s.get("refunded", "0" if "amount_total" in s else ""),
                 s.get("currency", ""),
-                s.get("campaign", UNATTRIBUTED),
-                s.get("source", ""),
-                s.get("medium", ""),
-                s.get("content", ""),
-                s.get("term", ""),
+                s.get(codes + "campaign", UNATTRIBUTED),
+                *(
+                    s.get(codes + dim, "")
+                    for dim in ("source", "medium", "content", "term")
+                ),
                 s.get("payment_link", ""),
+                s.get("subscription", ""),
                 _iso(s.get("landed_at"), zone),
                 _iso(s.get("paid_at"), zone),
             ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,7 +22,7 @@ from landing.reporting import rows
 from landing.store import Store, connect
 from landing.utm import Landing
 
-from conftest import campaign_row, flush, post_event, scoreboard
+from conftest import AUTH, campaign_row, flush, post_event, scoreboard
 
 DAY0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -203,6 +204,13 @@ def test_a_renewal_refund_and_the_end_of_a_subscription(
     assert (yearly["revenue"], yearly["refunded"]) == ({"usd": 8000}, {"usd": 1000})
     ended = se.customer_subscription_deleted("sub_s2")
     assert post_event(client, ended).status_code == 200
+    export = client.get("/api/sessions.csv", headers=AUTH).get_data(as_text=True)
+    (row,) = [
+        r
+        for r in csv.DictReader(export.splitlines())
+        if r["session_id"] == "cs_live_s2"
+    ]
+    assert (row["amount_refunded"], row["subscription"]) == ("1000", "sub_s2")
 
 
 def test_currencies_rank_by_conversions_never_by_amounts(
@@ -219,16 +227,10 @@ def test_currencies_rank_by_conversions_never_by_amounts(
             currency=currency,
             amount_total=amount,
         )
-    page = client.get("/dashboard", headers={"Authorization": _auth()})
+    page = client.get("/dashboard", headers=AUTH)
     html = page.get_data(as_text=True)
     assert html.index("Revenue per day, USD") < html.index("Revenue per day, VND")
     assert "Revenue per day, KRW" not in html  # only the first three currencies
-
-
-def _auth() -> str:
-    from conftest import AUTH
-
-    return AUTH["Authorization"]
 
 
 # -- any order, any repetition, against a plain model ------------------------------

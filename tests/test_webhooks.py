@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import time
@@ -258,17 +259,35 @@ def test_reconciliation_export_has_one_row_per_session(
     assert response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == (
-        "session_id,client_reference_id,status,amount_total,currency,campaign,"
-        "source,medium,content,term,payment_link,landed_at,paid_at"
+        "session_id,client_reference_id,status,amount_total,amount_refunded,"
+        "currency,campaign,source,medium,content,term,payment_link,subscription,"
+        "landed_at,paid_at"
     )
-    rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
+    rows = {row["session_id"]: row for row in csv.DictReader(lines)}
     assert set(rows) == {"cs_live_r1", "cs_live_r2", "cs_live_r3"}
     r1 = rows["cs_live_r1"]
-    assert r1[1:6] == ["order-1", "paid", "4000", "usd", "spring"]
-    assert r1[6] == "news" and r1[10] == "plink_1" and r1[11] and r1[12]
-    assert rows["cs_live_r2"][2:6] == ["paid", "500", "jpy", "(unattributed)"]
-    assert rows["cs_live_r2"][11] == ""  # never landed
-    assert rows["cs_live_r3"][2] == "landed" and rows["cs_live_r3"][12] == ""
+    assert [r1[c] for c in ("client_reference_id", "status", "amount_total")] == [
+        "order-1",
+        "paid",
+        "4000",
+    ]
+    assert (r1["amount_refunded"], r1["currency"], r1["campaign"]) == (
+        "0",
+        "usd",
+        "spring",
+    )
+    assert r1["source"] == "news" and r1["payment_link"] == "plink_1"
+    assert r1["landed_at"] and r1["paid_at"] and r1["subscription"] == ""
+    r2 = rows["cs_live_r2"]
+    assert [r2[c] for c in ("status", "amount_total", "currency", "campaign")] == [
+        "paid",
+        "500",
+        "jpy",
+        "(unattributed)",
+    ]
+    assert r2["landed_at"] == ""  # never landed
+    r3 = rows["cs_live_r3"]
+    assert (r3["status"], r3["paid_at"], r3["amount_refunded"]) == ("landed", "", "")
 
 
 def test_payment_link_breakdown(app: Flask, client: FlaskClient) -> None:
