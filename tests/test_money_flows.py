@@ -205,12 +205,12 @@ def test_a_renewal_refund_and_the_end_of_a_subscription(
     ended = se.customer_subscription_deleted("sub_s2")
     assert post_event(client, ended).status_code == 200
     export = client.get("/api/sessions.csv", headers=AUTH).get_data(as_text=True)
-    (row,) = [
-        r
-        for r in csv.DictReader(export.splitlines())
-        if r["session_id"] == "cs_live_s2"
-    ]
-    assert (row["amount_refunded"], row["subscription"]) == ("1000", "sub_s2")
+    sessions = {r["session_id"]: r for r in csv.DictReader(export.splitlines())}
+    exported = sessions["cs_live_s2"]
+    assert (exported["amount_refunded"], exported["subscription"]) == (
+        "1000",
+        "sub_s2",
+    )
 
 
 def test_currencies_rank_by_conversions_never_by_amounts(
