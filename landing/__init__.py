@@ -25,7 +25,7 @@ from landing.config import Settings
 from landing.journal import Journal
 from landing.params import BadQuery
 from landing.runtime import ROOT, Runtime
-from landing.store import Store, StoreError, connect
+from landing.store import Store, StoreError, connect, refuse_cluster
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app, settings.trusted_proxy_hops
     )
 
+    client = connect(settings.redis_url, tls_verify=settings.redis_tls_verify)
+    refuse_cluster(client)
     store = Store(
-        connect(settings.redis_url, tls_verify=settings.redis_tls_verify),
+        client,
         retention_days=settings.session_retention_days,
         unconfirmed_days=settings.unconfirmed_days,
         zone=settings.zone,

@@ -83,6 +83,30 @@ def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
     return redis.Redis.from_url(url, **options)
 
 
+class ClusterNotSupported(RuntimeError):
+    """REDIS_URL names a node of a Redis Cluster, which landing cannot use yet."""
+
+
+def refuse_cluster(client: redis.Redis) -> None:
+    """Fail at start, saying why, when the store is a Redis Cluster node.
+
+    The scripts touch keys in many hash slots, which a cluster refuses
+    (CROSSSLOT) at the first landing; better a clear message at boot. A
+    store that does not answer now is not waited for: the thank-you page
+    must start and keep its promises while the store is away.
+    """
+    try:
+        info = client.info("cluster")
+    except redis.RedisError:
+        return
+    if info.get("cluster_enabled"):
+        raise ClusterNotSupported(
+            "REDIS_URL points at a Redis Cluster node: landing needs a single "
+            "Redis or Valkey (a primary, with replicas if you like) for now; "
+            "use a non-cluster plan of your provider"
+        )
+
+
 @dataclass(frozen=True)
 class Build:
     """A rendered live view kept in the store for every server process."""
