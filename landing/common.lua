@@ -189,7 +189,11 @@ local function contribute(mode, s, skey, when, metric, by)
   local campaign = campaign_of(mode, s)
   confirm(mode, campaign)
   bump(mode, campaign, dims_of(s), when, metric, by)
-  hincr(skey, 'l:' .. when .. '|' .. metric, by)
+  local entry = 'l:' .. when .. '|' .. metric
+  hincr(skey, entry, by)
+  -- The table stays what the hash holds: a move later in this call replays it.
+  local n = (tonumber(s[entry]) or 0) + by
+  if n == 0 then s[entry] = nil else s[entry] = tostring(n) end
 end
 
 -- The last minutes, for every campaign of a mode together: what a launch
