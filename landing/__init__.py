@@ -13,18 +13,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from landing import access, api, dashboard, exports, thanks, webhooks
 from landing.capture import sink, valid_entry
 from landing.config import Settings
+from landing.headers import PreparedResponse, security_headers
 from landing.journal import Journal
 from landing.params import BadQuery
 from landing.runtime import ROOT, Runtime
 from landing.store import Store, StoreError, connect
 
 log = logging.getLogger(__name__)
-
-# Only our own files, never framed, no inline script or style.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
@@ -82,14 +77,11 @@ def _store_unavailable(exc: StoreError) -> tuple[Response, int]:
 
 
 def _security_headers(response: Response) -> Response:
+    if isinstance(response, PreparedResponse):
+        return response  # /thanks: made with all of them, once per variant
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    for name, value in security_headers(request.is_secure):
+        headers.setdefault(name, value)
     if "Cache-Control" not in headers and request.endpoint != "static":
         # Nothing we render is for a shared cache: pages carry session ids
         # or numbers behind a password.
