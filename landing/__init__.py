@@ -32,7 +32,8 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # No SECRET_KEY: nothing uses Flask's cookie session, which would
+        # otherwise be opened (and a signer built) on every request.
         TESTING=test_config is not None,
         # Stripe's events are a few kB; nothing we accept is near this.
         MAX_CONTENT_LENGTH=1024 * 1024,
