@@ -47,7 +47,8 @@ def negotiate(accept_language: str) -> str:
         accepted = parse_accept_header(accept_language, LanguageAccept)
         preferred = [value for value, quality in accepted if quality > 0]
         match = negotiate_locale(preferred, list(_NEGOTIABLE), sep="-")
-    except ValueError:  # werkzeug and Babel are lenient; this is belt and braces
+    except Exception:  # both are lenient; but the customer has paid: English
+        log.exception("Accept-Language %.100r not understood", accept_language)
         return DEFAULT
     return _NEGOTIABLE.get(match.lower(), DEFAULT) if match else DEFAULT
 
