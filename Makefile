@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck pytest bench demo clean
+.PHONY: run test lint fmt typecheck pytest bench demo catalogs messages clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "landing needs Python 3.11 or newer")'
@@ -16,7 +16,25 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-run: $(STAMP)
+# The thank-you page's translations (landing/i18n.py): compiled at setup;
+# without them (a PaaS build runs only pip) the app compiles in memory.
+PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+$(MO): %.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics --input-file $< --output-file $@
+
+catalogs: $(MO)
+
+# After changing the text of templates/thanks.html: extract, then merge into
+# every language's .po (new or changed messages come out empty or fuzzy).
+messages: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file babel.cfg --output-file translations/messages.pot \
+	  --add-comments Translators: --sort-by-file --no-wrap --project landing .
+	$(BIN)/pybabel update --input-file translations/messages.pot \
+	  --output-dir translations --no-wrap --ignore-obsolete
+
+run: $(STAMP) catalogs
 	$(BIN)/landing run
 
 test: lint typecheck pytest
@@ -28,17 +46,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) catalogs
 	$(BIN)/pytest
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)
+bench: $(STAMP) catalogs
 	$(BIN)/python bench/thanks_throughput.py
 
-demo: $(STAMP)
+demo: $(STAMP) catalogs
 	$(BIN)/landing demo $(DEMO_ARGS)
 
 clean:

@@ -22,18 +22,13 @@ from landing import (
 )
 from landing.capture import sink, valid_entry
 from landing.config import Settings
+from landing.headers import PreparedResponse, security_headers
 from landing.journal import Journal
 from landing.params import BadQuery
 from landing.runtime import ROOT, Runtime
 from landing.store import Store, StoreError, connect, refuse_cluster
 
 log = logging.getLogger(__name__)
-
-# Only our own files, never framed, no inline script or style.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
@@ -46,7 +41,8 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # No SECRET_KEY: nothing uses Flask's cookie session, which would
+        # otherwise be opened (and a signer built) on every request.
         TESTING=test_config is not None,
         # Stripe's events are a few kB; nothing we accept is near this.
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -92,14 +88,11 @@ def _store_unavailable(exc: StoreError) -> tuple[Response, int]:
 
 
 def _security_headers(response: Response) -> Response:
+    if isinstance(response, PreparedResponse):
+        return response  # /thanks: made with all of them, once per variant
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    for name, value in security_headers(request.is_secure):
+        headers.setdefault(name, value)
     if "Cache-Control" not in headers and request.endpoint != "static":
         # Nothing we render is for a shared cache: pages carry session ids
         # or numbers behind a password.

@@ -11,29 +11,74 @@ import hmac
 import logging
 import re
 from collections.abc import Callable
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+from landing.period import day_of
 from landing.store import Store
 from landing.utm import DIMENSIONS, MODES, SESSION_ID, Landing, valid_utm
 
 log = logging.getLogger(__name__)
 
 
+# The visitor digest's salt changes every UTC day, so digests cannot be
+# linked across days; a reload within the window after a change still
+# matches the digest under the previous salt (SPEC §4: 30 minutes whatever
+# the clock says).
+SALT_PERIOD = 86400
+RELOAD_WINDOW = 30 * 60
+
+
 def keyed_digest(secret: str, *parts: str) -> str:
     """A short, salted digest: lets us recognise a visitor without storing them."""
-    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
-    for part in parts:
-        mac.update(part.encode("utf-8", "replace"))
-        mac.update(b"\x00")
+    mac = _keyed(secret).copy()
+    mac.update("".join(part + "\x00" for part in parts).encode("utf-8", "replace"))
     return mac.hexdigest()[:32]
+
+
+@lru_cache(maxsize=4)
+def _keyed(secret: str) -> hmac.HMAC:
+    """HMAC-SHA256 keyed once: each digest copies it, as keying is most of
+    what a short HMAC costs (OpenSSL 3 looks the algorithm up every time).
+    Not hmac.digest(): its one-shot releases the GIL, and a request thread
+    that lets go of it waits behind the others to get it back."""
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
 def visitor_key(secret: str, day_salt: str, address: str, agent: str, url: str) -> str:
     """Same address, browser and URL on the same salt: the same visitor.
 
-    The salt rotates daily, so the digest cannot be linked across days; the raw
-    address and user agent are never stored.
+    The raw address and user agent are never stored, only this digest.
     """
     return keyed_digest(secret, "visitor", day_salt, address, agent, url)
+
+
+def visitor_keys(
+    secret: str, timestamp: float, address: str, agent: str, url: str
+) -> tuple[str, str | None]:
+    """The visitor's digest under the current salt and, for the first
+    RELOAD_WINDOW seconds of a salt period, under the previous one too."""
+    period = int(timestamp // SALT_PERIOD)
+    current = visitor_key(secret, str(period), address, agent, url)
+    if timestamp - period * SALT_PERIOD >= RELOAD_WINDOW:
+        return current, None
+    return current, visitor_key(secret, str(period - 1), address, agent, url)
+
+
+_today: dict[str, tuple[int, str]] = {}  # zone -> (minute, its report day)
+
+
+def report_day(timestamp: float, zone: ZoneInfo) -> str:
+    """The report day of a moment (ISO), worked out once a minute per zone.
+
+    Every zone's offset is a whole number of minutes, so a minute never
+    straddles a midnight.
+    """
+    minute = int(timestamp // 60)
+    cached = _today.get(zone.key)
+    if cached is None or cached[0] != minute:
+        cached = _today[zone.key] = (minute, day_of(timestamp, zone).isoformat())
+    return cached[1]
 
 
 def session_fingerprint(session_id: str) -> str:
@@ -61,8 +106,10 @@ def landing_entry(
     if landing.session_id:
         entry["sid"] = landing.session_id
     else:
-        utc_day = str(int(timestamp // 86400))
-        entry["visitor"] = visitor_key(secret, utc_day, address, agent, url)
+        visitor, previous = visitor_keys(secret, timestamp, address, agent, url)
+        entry["visitor"] = visitor
+        if previous is not None:
+            entry["visitor_prev"] = previous
     for dim in DIMENSIONS:
         value = getattr(landing, dim)
         if value:
@@ -91,10 +138,11 @@ def valid_entry(entry: object) -> bool:
             return False
     elif not isinstance(visitor, str) or not _DIGEST.fullmatch(visitor):
         return False
-    if client is not None and (
-        not isinstance(client, str) or not _DIGEST.fullmatch(client)
-    ):
-        return False
+    for digest in (client, entry.get("visitor_prev")):
+        if digest is not None and (
+            not isinstance(digest, str) or not _DIGEST.fullmatch(digest)
+        ):
+            return False
     return all(
         entry.get(d) is None or (isinstance(entry.get(d), str) and valid_utm(entry[d]))
         for d in DIMENSIONS

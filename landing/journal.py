@@ -6,6 +6,14 @@ thread per process drains the journal to the store in batches, one round trip
 per batch; the store's scripts make a replayed entry harmless, so an entry is
 only forgotten after the store has acknowledged it.
 
+Every line is in the file before append() returns (and the page is
+answered), so ``kill -9`` loses nothing appended. The flusher sends what
+this process appended from memory, without reading it back or parsing it
+again: up to ``memory_lines`` unsent lines are kept there as well. Beyond
+that (the store is away) it reads them back from the file, checking each,
+until it has caught up. Other processes' segments are always read back and
+checked.
+
 Layout: each process writes its own segment, ``<host>-<pid>-<ns>.jsonl``, and
 holds an exclusive ``flock`` on it while alive. ``<segment>.done`` records
 how many bytes of it the store has acknowledged. A segment nobody holds
@@ -31,11 +39,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Entry = dict[str, Any]
-# The sink gets each valid line's JSON text as written: checked, not re-encoded.
+# The sink gets each line's JSON text as written, never re-encoded: from
+# memory as this process appended it, or read back from a file and checked.
 Sink = Callable[[list[str]], None]
 
 SUFFIX = ".jsonl"
 DONE = ".done"
+# One encoder for all: json.dumps() with separators builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class _Segment:
@@ -123,6 +134,7 @@ class Journal:
         batch_window: float = 0.1,
         rotate_bytes: int = 4 * 1024 * 1024,
         adopt_every: float = 5.0,
+        memory_lines: int = 10_000,
     ) -> None:
         self.directory = Path(directory)
         self.sink = sink
@@ -132,6 +144,7 @@ class Journal:
         self.batch_window = batch_window
         self.rotate_bytes = rotate_bytes
         self.adopt_every = adopt_every
+        self.memory_lines = memory_lines
         self._segment: _Segment | None = None
         self._thread: threading.Thread | None = None
         self._reset_sync()
@@ -147,6 +160,10 @@ class Journal:
         self._closed = False
         self._appended = 0  # bytes appended by this process
         self._flushed = 0  # of those, bytes the store acknowledged
+        # The unsent lines of our segment, in file order: (JSON text, bytes
+        # on disk), text None for a line cut short. None while the backlog
+        # is on disk only; the flusher then reads the file back.
+        self._unsent: list[tuple[str | None, int]] | None = []
         self._dropped_logged = 0.0
         self._retry_at = 0.0
         self._failures = 0
@@ -170,7 +187,8 @@ class Journal:
 
     def append(self, entry: Entry) -> bool:
         """Keep one landing; False when it could not be kept (logged)."""
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode()
+        text = _encode(entry)
+        line = (text + "\n").encode()
         if self._thread is None:
             self.start()
         with self._lock:
@@ -190,11 +208,24 @@ class Journal:
                 # A full disk cut the line: end it, so the next line stays
                 # readable; the torn one is skipped on replay.
                 with contextlib.suppress(OSError):
-                    os.write(segment.fd, b"\n")
+                    written += os.write(segment.fd, b"\n")
+                self._appended += written
+                self._keep_unsent(None, written)
                 return self._drop("the journal's disk is full")
             self._appended += written
-        self._wake.set()
+            self._keep_unsent(text, written)
+        if not self._wake.is_set():
+            self._wake.set()
         return True
+
+    def _keep_unsent(self, text: str | None, size: int) -> None:
+        """Hand a line to the flusher in memory (under the lock)."""
+        if self._unsent is None:
+            return
+        if len(self._unsent) < self.memory_lines:
+            self._unsent.append((text, size))
+        else:  # a backlog: from here on the flusher reads the file
+            self._unsent = None
 
     def _drop(self, why: str) -> bool:
         now = time.monotonic()
@@ -269,7 +300,7 @@ class Journal:
         segment = self._segment
         try:
             if segment is not None:
-                self._drain(segment, own=True)
+                self._drain_own(segment)
             if time.monotonic() >= self._next_adopt:
                 self._next_adopt = time.monotonic() + self.adopt_every
                 self._adopt_orphans()
@@ -291,6 +322,35 @@ class Journal:
             self._failures = 0
             self._retry_at = 0.0
 
+    def _drain_own(self, segment: _Segment) -> None:
+        """Send what this process appended: from memory, else from the file."""
+        while True:
+            with self._lock:
+                unsent = self._unsent
+                if unsent is None:
+                    break
+                batch = unsent[: self.batch_size]
+            if not batch:
+                return
+            texts = [text for text, _ in batch if text is not None]
+            if texts:
+                self.sink(texts)
+            consumed = sum(size for _, size in batch)
+            with self._lock:
+                if self._unsent is unsent:  # else dropped, with what we sent
+                    del unsent[: len(batch)]
+            self._acknowledged(segment, consumed)
+        self._drain(segment, own=True)
+        with self._lock:
+            if segment.done >= os.fstat(segment.fd).st_size:
+                self._unsent = []  # caught up: back to memory
+
+    def _acknowledged(self, segment: _Segment, consumed: int) -> None:
+        segment.mark_done(segment.done + consumed)
+        with self._progress:
+            self._flushed += consumed
+            self._progress.notify_all()
+
     def _drain(self, segment: _Segment, own: bool) -> None:
         while True:
             size = os.fstat(segment.fd).st_size
@@ -311,11 +371,10 @@ class Journal:
             for batch, consumed in self._batches(chunk[: end + 1]):
                 if batch:
                     self.sink(batch)
-                segment.mark_done(segment.done + consumed)
                 if own:
-                    with self._progress:
-                        self._flushed += consumed
-                        self._progress.notify_all()
+                    self._acknowledged(segment, consumed)
+                else:
+                    segment.mark_done(segment.done + consumed)
 
     def _batches(self, data: bytes) -> Iterator[tuple[list[str], int]]:
         batch: list[str] = []

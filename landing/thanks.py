@@ -1,15 +1,24 @@
-"""GET /thanks: the Payment Link's redirect target (SPEC §4)."""
+"""GET /thanks: the Payment Link's redirect target (SPEC §4).
+
+The page's bytes depend only on the settings and the customer's language, so
+each language is rendered once per process, on first use, with its full
+header set; a request only appends its landing to the journal and sends
+those bytes.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from typing import cast
 
-from flask import Blueprint, Response, make_response, render_template, request
+from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
 
-from landing.capture import landing_entry
-from landing.config import Settings
-from landing.period import day_of
+from landing.capture import landing_entry, report_day
+from landing.headers import PreparedResponse, security_headers
+from landing.i18n import DEFAULT, catalog, negotiate
 from landing.runtime import runtime
 from landing.utm import parse_query
 
@@ -17,40 +26,105 @@ bp = Blueprint("thanks", __name__)
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Page:
+    """One variant of the page: its bytes and every header it is sent with."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    def response(self) -> Response:
+        return PreparedResponse(self.body, 200, list(self.headers))
+
+
+class Pages:
+    """The page per language and scheme, made on first use and kept."""
+
+    def __init__(self) -> None:
+        # Plain dict reads and writes: two threads may render the same
+        # variant at once, and either result is the same page.
+        self._pages: dict[tuple[str, bool], Page] = {}
+
+    def get(self, accept_language: str, secure: bool) -> Page:
+        language = negotiate(accept_language)
+        page = self._pages.get((language, secure))
+        if page is None:
+            page = self._pages[(language, secure)] = prepare(language, secure)
+        return page
+
+
+@bp.record_once
+def _init(state: BlueprintSetupState) -> None:
+    state.app.extensions["landing_thanks"] = Pages()
+
+
 @bp.get("/thanks")
 def thanks() -> Response:
-    """Keep the landing in the journal, then show the page, whatever happens."""
+    """Keep the landing in the journal, then send the page, whatever happens."""
     rt = runtime()
     settings = rt.settings
     try:
-        landing = parse_query(request.query_string)
+        query = request.query_string
+        landing = parse_query(query)
         now = time.time()
+        # Only a landing without a session id needs its visitor recognised.
+        anonymous = landing.session_id is None
         entry = landing_entry(
             landing,
             timestamp=now,
-            day=day_of(now, settings.zone).isoformat(),
+            day=report_day(now, settings.zone),
             secret=settings.secret_key,
             address=request.remote_addr or "",
-            agent=request.headers.get("User-Agent", "")[:512],
-            url=request.query_string.decode("latin-1")[:2048],
+            agent=request.headers.get("User-Agent", "")[:512] if anonymous else "",
+            url=query.decode("latin-1")[:2048] if anonymous else "",
         )
         rt.journal.append(entry)
     except Exception:
         # The customer has paid: they get their page even if we fail to count.
         log.exception("landing not recorded")
-    return page(settings)
+    pages = cast(Pages, current_app.extensions["landing_thanks"])
+    return pages.get(
+        request.headers.get("Accept-Language", ""), request.is_secure
+    ).response()
 
 
-def page(settings: Settings) -> Response:
-    """The thank-you page itself (also served bare by bench/bare_app.py)."""
-    response = make_response(
-        render_template(
-            "thanks.html",
-            brand=settings.brand_name,
-            continue_url=settings.thanks_continue_url,
-            support_email=settings.support_email,
-        )
+def prepare(language: str, secure: bool) -> Page:
+    """Render one variant; English when a language cannot be rendered."""
+    try:
+        body = render(language)
+    except Exception:
+        if language == DEFAULT:
+            raise
+        log.exception("thank-you page in %s failed; answering in English", language)
+        return prepare(DEFAULT, secure)
+    headers = (
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Language", language),
+        ("Vary", "Accept-Language"),
+        # The URL carries the session id: no shared cache, no referrer.
+        ("Cache-Control", "no-store, private"),
+        *security_headers(secure),
     )
-    # The URL carries the session id: no shared cache, no referrer.
-    response.headers["Cache-Control"] = "no-store, private"
-    return response
+    return Page(body, headers)
+
+
+def render(language: str) -> bytes:
+    """The page's HTML in one language (in a request: url_for needs one)."""
+    app = current_app
+    # An environment of its own: the app's templates, filters and url_for,
+    # with this language's gettext, never another thread's.
+    env = app.jinja_env.overlay(cache_size=0)
+    env.globals = dict(app.jinja_env.globals)
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        catalog(language), newstyle=True
+    )
+    settings = runtime().settings
+    context = {
+        "html_lang": language,
+        "brand": settings.brand_name,
+        "continue_url": settings.thanks_continue_url,
+        "support_email": settings.support_email,
+    }
+    app.update_template_context(context)
+    return env.get_template("thanks.html").render(context).encode()

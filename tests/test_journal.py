@@ -266,3 +266,104 @@ def test_a_forked_child_keeps_its_own_segment_and_flusher(
     assert journal.append(entry("cs_live_parent_again")) and journal.flush(10)
     assert landings(store) == 3
     journal.close()
+
+
+def test_a_backlog_beyond_memory_is_read_back_from_the_file(
+    store: Store, tmp_path: Path
+) -> None:
+    # Lines go to the store from memory; past memory_lines unsent (the store
+    # is away) they are read back from the segment, then memory again.
+    sent: list[str] = []
+    up = False
+
+    def gate(batch: list[str]) -> None:
+        if not up:
+            raise ConnectionError("down")
+        store.record_landings(batch, 0)
+        sent.extend(batch)
+
+    journal = Journal(tmp_path, gate, validate=valid_entry, memory_lines=5)
+    try:
+        for i in range(30):
+            assert journal.append(entry(f"cs_live_m{i}"))
+        assert not journal.flush(0.5)
+        up = True
+        assert journal.flush(15)
+        for i in range(30, 40):  # caught up: from memory again
+            assert journal.append(entry(f"cs_live_m{i}"))
+        assert journal.flush(10)
+    finally:
+        journal.close()
+    assert landings(store) == 40
+    assert sorted(json.loads(line)["sid"] for line in sent) == sorted(
+        f"cs_live_m{i}" for i in range(40)
+    )
+    assert list(tmp_path.glob("*.jsonl")) == []  # all acknowledged, removed
+
+
+def test_a_line_cut_short_keeps_the_progress_right(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = journal_for(store, tmp_path)
+    journal.start()
+    real_write = os.write
+    cut = {"next": False}
+
+    def write(fd: int, data: bytes) -> int:
+        if cut["next"]:
+            cut["next"] = False
+            return real_write(fd, data[: len(data) // 2])  # the disk filled up
+        return real_write(fd, data)
+
+    monkeypatch.setattr("landing.journal.os.write", write)
+    assert journal.append(entry("cs_live_c1"))
+    cut["next"] = True
+    assert not journal.append(entry("cs_live_c2"))
+    assert journal.append(entry("cs_live_c3"))
+    assert journal.flush(10)
+    segment = journal._segment
+    assert segment is not None
+    # Everything written so far is acknowledged, the torn half line too.
+    assert segment.done == os.fstat(segment.fd).st_size
+    assert landings(store) == 2
+    journal.close()
+    assert list(tmp_path.glob("*.jsonl")) == []
+
+
+FLUSHED_THEN_KILLED = """
+import os, signal, sys
+from landing import create_app
+app = create_app({
+    "REDIS_URL": sys.argv[2], "SECRET_KEY": "test-secret-key",
+    "JOURNAL_DIR": sys.argv[1], "DASHBOARD_PASSWORD": "x", "LANDING_RATE_LIMIT": "0",
+})
+client = app.test_client()
+for i in range(40):
+    page = client.get(f"/thanks?session_id=cs_live_f{i}&utm_campaign=flushed")
+    assert page.status_code == 200
+assert app.extensions["landing"].journal.flush(10)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_was_sent_from_memory_is_not_replayed_after_kill_9(
+    redis_url: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "journal"
+    result = subprocess.run(
+        [sys.executable, "-c", FLUSHED_THEN_KILLED, str(directory), redis_url],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == -9, result.stderr.decode()
+    [orphan] = directory.glob("*.jsonl")
+    assert orphan.stat().st_size > 0
+    replayed: list[str] = []
+    adopter = Journal(directory, replayed.extend, validate=valid_entry)
+    adopter.start()
+    try:
+        wait_for(lambda: not orphan.exists())
+    finally:
+        adopter.close()
+    assert replayed == []  # its progress was on disk: nothing sent twice
+    assert landings(Store(connect(redis_url)), "flushed") == 40

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import time
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
+from babel.messages.extract import extract_from_file
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from landing import create_app
+from landing.i18n import LANGUAGES, TRANSLATIONS, catalog
+from landing.runtime import ROOT
 
 from conftest import campaign_row, flush, rt, scoreboard, settings_env
 
@@ -184,3 +195,241 @@ def test_the_page_renders_when_the_store_is_down(tmp_path: Path) -> None:
         rt(app).journal.close(timeout=0.5)
     kept = b"".join(p.read_bytes() for p in (tmp_path / "journal").glob("*.jsonl"))
     assert b"cs_live_down" in kept  # waiting in the journal for the store
+
+
+# -- the customer's language (SPEC §4) ------------------------------------------
+
+HEADINGS = {
+    "en": "Thank you for your order",
+    "pt-BR": "Obrigado pelo seu pedido",
+    "es": "Gracias por tu pedido",
+    "fr": "Merci pour votre commande",
+    "de": "Vielen Dank für Ihre Bestellung",
+    "it": "Grazie per il tuo ordine",
+    "nl": "Bedankt voor je bestelling",
+    "ja": "ご注文ありがとうございます",
+}
+
+
+def html_lang(html: str) -> str:
+    match = re.search(r'<html lang="([^"]+)">', html)
+    assert match, html[:200]
+    return match.group(1)
+
+
+def shown_in(client: FlaskClient, accept_language: str) -> tuple[str, str]:
+    """The page's <html lang> and its heading, for one Accept-Language."""
+    html = land(
+        client, "session_id=cs_live_lang", **{"Accept-Language": accept_language}
+    )
+    heading = re.search(r'<h1 id="thanks-title">([^<]*)</h1>', html)
+    assert heading
+    return html_lang(html), heading.group(1)
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("pt-BR,pt;q=0.9,en-US;q=0.8", "pt-BR"),
+        ("es-ES,es;q=0.9", "es"),
+        ("fr-FR,fr;q=0.9,en;q=0.8", "fr"),
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("it-IT,it;q=0.9", "it"),
+        ("nl-NL,nl;q=0.9", "nl"),
+        ("ja-JP,ja;q=0.9,en-US;q=0.8", "ja"),
+    ],
+)
+def test_the_page_speaks_the_browsers_language(
+    client: FlaskClient, accept_language: str, language: str
+) -> None:
+    assert shown_in(client, accept_language) == (language, HEADINGS[language])
+    response = client.get("/thanks", headers={"Accept-Language": accept_language})
+    assert response.headers["Content-Language"] == language
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language"),
+    [
+        ("fr;q=0.1, de;q=0.9", "de"),  # quality, not order
+        ("nl-BE,fr;q=0.5", "nl"),  # a region we have no catalog for
+        ("es-MX", "es"),
+        ("pt-PT,pt;q=0.9,en;q=0.8", "pt-BR"),  # the Portuguese we have
+        ("PT-br", "pt-BR"),  # tags are case-insensitive
+        ("zh-CN,zh;q=0.9,ja;q=0.3", "ja"),
+        ("de;q=0, it", "it"),  # q=0: not acceptable
+    ],
+)
+def test_negotiation_follows_quality_and_primary_language(
+    client: FlaskClient, accept_language: str, language: str
+) -> None:
+    assert shown_in(client, accept_language)[0] == language
+
+
+@pytest.mark.parametrize(
+    "accept_language", ["", "zh-CN,zh;q=0.9", "*", "x-klingon", "de;q=0", "pt_BR"]
+)
+def test_unknown_languages_get_english(
+    client: FlaskClient, accept_language: str
+) -> None:
+    assert shown_in(client, accept_language) == ("en", HEADINGS["en"])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_brand_and_support_email_stay_in_every_language(
+    redis_url: str, tmp_path: Path, language: str
+) -> None:
+    app = create_app(
+        settings_env(
+            redis_url,
+            tmp_path,
+            BRAND_NAME="Ada & <Co>",
+            SUPPORT_EMAIL="help@ada.example",
+            THANKS_CONTINUE_URL="https://ada.example/shop",
+        )
+    )
+    try:
+        html = land(app.test_client(), "", **{"Accept-Language": language})
+    finally:
+        rt(app).journal.close()
+    assert html_lang(html) == language and HEADINGS[language] in html
+    assert html.count("Ada &amp; &lt;Co&gt;") == 2  # title and card
+    assert '<a href="mailto:help@ada.example">help@ada.example</a>' in html
+    assert 'href="https://ada.example/shop"' in html
+
+
+LANGUAGE_TAG = st.from_regex(
+    r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8}){0,3}|\*", fullmatch=True
+)
+QUALITY = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.text(max_size=6),
+)
+ACCEPT_ITEM = st.tuples(st.one_of(LANGUAGE_TAG, st.text(max_size=12)), QUALITY).map(
+    lambda item: item[0] if item[1] is None else f"{item[0]};q={item[1]}"
+)
+ACCEPT_LANGUAGE = st.one_of(
+    st.lists(ACCEPT_ITEM, max_size=12).map(",".join),
+    st.binary(max_size=300).map(lambda raw: raw.decode("latin-1")),
+    st.integers(1, 8000).map(lambda n: ("de-DE,de;q=0.9," * n)[:8000]),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ACCEPT_LANGUAGE)
+@example("," * 8000)
+@example(";q=" * 2000)
+@example("fr;q=1e999, de;q=nan, ja;q=-1, it;q=")
+@example("\x00\xff\r\n\t")
+def test_any_accept_language_gets_the_page(client: FlaskClient, header: str) -> None:
+    # WSGI carries header bytes as a latin-1 string: any byte can arrive.
+    response = client.get("/thanks", environ_overrides={"HTTP_ACCEPT_LANGUAGE": header})
+    assert response.status_code == 200
+    assert html_lang(response.get_data(as_text=True)) in LANGUAGES
+
+
+def test_every_landing_gets_the_same_bytes(client: FlaskClient) -> None:
+    german = {"Accept-Language": "de"}
+    first = client.get("/thanks?session_id=cs_live_s1&utm_campaign=a", headers=german)
+    second = client.get("/thanks?utm_source=b", headers=german)
+    assert first.data == second.data
+    assert sorted(first.headers.items()) == sorted(second.headers.items())
+
+
+def test_other_routes_still_get_the_security_headers(client: FlaskClient) -> None:
+    headers = client.get("/healthz").headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cache-Control"] == "no-store"
+    assert "Content-Language" not in headers
+
+
+def test_catalogs_translate_every_message_of_the_page() -> None:
+    source = {
+        message
+        for _, message, _, _ in extract_from_file(
+            "jinja2.ext:babel_extract", ROOT / "templates" / "thanks.html"
+        )
+    }
+    assert "Thank you for your order" in source
+    for language in LANGUAGES[1:]:
+        path = TRANSLATIONS / language.replace("-", "_") / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as file:
+            messages = read_po(file)
+        translated = {m.id: m for m in messages if m.id}
+        assert set(translated) == source, f"{path}: run `make messages`"
+        for message in translated.values():
+            assert message.string and not message.fuzzy, (language, message.id)
+        assert [errors for _, errors in messages.check()] == [], language
+
+
+def test_a_missing_or_stale_mo_is_compiled_from_the_po(tmp_path: Path) -> None:
+    # A PaaS build runs pip only: no .mo, or one older than its .po.
+    directory = tmp_path / "fr" / "LC_MESSAGES"
+    directory.mkdir(parents=True)
+    po = directory / "messages.po"
+    shutil.copy(TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po", po)
+    assert catalog("fr", tmp_path).gettext("Continue") == "Continuer"
+
+    with po.open("rb") as file:
+        messages = read_po(file, locale="fr")
+    messages["Continue"].string = "Suite (compiled)"
+    compiled = BytesIO()
+    write_mo(compiled, messages)
+    mo = po.with_suffix(".mo")
+    mo.write_bytes(compiled.getvalue())
+    os.utime(mo, (po.stat().st_mtime + 10,) * 2)
+    assert catalog("fr", tmp_path).gettext("Continue") == "Suite (compiled)"
+    os.utime(mo, (po.stat().st_mtime - 10,) * 2)  # the .po was edited since
+    assert catalog("fr", tmp_path).gettext("Continue") == "Continuer"
+
+
+def test_no_raw_address_or_agent_reaches_the_journal_or_the_store(
+    app: Flask, client: FlaskClient, redis_url: str, tmp_path: Path
+) -> None:
+    agent = "Secret-Agent/7.0 (fingerprint)"
+    address = "203.0.113.77"
+    for query in ("utm_campaign=private", "session_id=cs_live_priv&utm_campaign=p"):
+        response = client.get(
+            f"/thanks?{query}",
+            headers={"User-Agent": agent},
+            environ_overrides={"REMOTE_ADDR": address},
+        )
+        assert response.status_code == 200
+    flush(app)
+    on_disk = b"".join(p.read_bytes() for p in (tmp_path / "journal").iterdir())
+    assert b"private" in on_disk  # the landing is there, its visitor is not
+    held = everything_in(redis_url)
+    assert b"private" in held
+    for raw in (agent.encode(), address.encode()):
+        assert raw not in on_disk and raw not in held
+
+
+def everything_in(redis_url: str) -> bytes:
+    """Every key and every value the store holds, as one blob to search."""
+    store = redis.Redis.from_url(redis_url)
+    parts: list[bytes] = []
+    try:
+        for key in store.scan_iter():
+            kind = store.type(key)
+            values: Any
+            if kind == b"string":
+                values = [store.get(key)]
+            elif kind == b"hash":
+                values = [x for kv in store.hgetall(key).items() for x in kv]
+            elif kind == b"set":
+                values = store.smembers(key)
+            elif kind in (b"zset", b"list"):
+                values = (store.zrange if kind == b"zset" else store.lrange)(key, 0, -1)
+            else:
+                raise AssertionError(f"a {kind!r} key the test cannot read")
+            parts += [key, *(v or b"" for v in values)]
+    finally:
+        store.close()
+    return b"\n".join(parts)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import UTC, datetime
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from landing.capture import landing_entry, valid_entry
+from landing.capture import (
+    keyed_digest,
+    landing_entry,
+    report_day,
+    valid_entry,
+    visitor_keys,
+)
+from landing.period import day_of
 from landing.utm import SESSION_ID, UTM_VALUE, Landing, parse_query
 
 
@@ -165,6 +176,113 @@ def test_visitor_digest_depends_on_address_agent_url_and_day() -> None:
     assert visitor(secret="other") != same
 
 
+def at(when: str) -> float:
+    """A UTC moment as a timestamp: the injected clock of the tests below."""
+    return datetime.fromisoformat(when).replace(tzinfo=UTC).timestamp()
+
+
+def anonymous_landing(timestamp: float) -> dict[str, object]:
+    return landing_entry(
+        parse_query("utm_campaign=spring"),
+        timestamp=timestamp,
+        day=day_of(timestamp, ZoneInfo("UTC")).isoformat(),
+        secret="k",
+        address="203.0.113.9",
+        agent="UA",
+        url="utm_campaign=spring",
+    )
+
+
+def test_a_reload_across_midnight_shares_a_digest_with_the_first_load() -> None:
+    before = anonymous_landing(at("2026-03-01T23:59:30"))
+    after = anonymous_landing(at("2026-03-02T00:00:30"))
+    # The salt rotated at midnight: the new digest differs, the one under the
+    # previous salt is the first load's, so the store can see a reload.
+    assert after["visitor"] != before["visitor"]
+    assert after["visitor_prev"] == before["visitor"]
+    assert "visitor_prev" not in before  # 23h59 into its salt period
+    assert valid_entry(before) and valid_entry(after)
+
+
+@pytest.mark.parametrize(
+    ("when", "has_previous"),
+    [
+        ("2026-03-02T00:00:00", True),
+        ("2026-03-02T00:29:59", True),
+        ("2026-03-02T00:30:00", False),
+        ("2026-03-02T12:00:00", False),
+        ("2026-03-01T23:59:59", False),
+    ],
+)
+def test_the_previous_salt_is_tried_for_30_minutes_after_it_changes(
+    when: str, has_previous: bool
+) -> None:
+    current, previous = visitor_keys("k", at(when), "203.0.113.9", "UA", "q")
+    assert (previous is not None) == has_previous
+    assert previous != current
+
+
+def test_a_session_landing_needs_no_visitor_digest() -> None:
+    entry = landing_entry(
+        parse_query("session_id=cs_live_a&utm_campaign=spring"),
+        timestamp=at("2026-03-02T00:00:30"),
+        day="2026-03-02",
+        secret="k",
+        address="203.0.113.9",
+        agent="UA",
+        url="q",
+    )
+    assert entry["sid"] == "cs_live_a"
+    assert "visitor" not in entry and "visitor_prev" not in entry
+
+
+def test_digests_are_those_of_hmac_sha256_over_the_parts() -> None:
+    # The digests name keys in the store: the same inputs must keep giving
+    # the same digest across versions, or a deploy would count reloads twice.
+    mac = hmac.new(b"k", digestmod=hashlib.sha256)
+    for part in ("visitor", "20000", "203.0.113.9", "UA \udcff é", "q"):
+        mac.update(part.encode("utf-8", "replace") + b"\x00")
+    assert (
+        keyed_digest("k", "visitor", "20000", "203.0.113.9", "UA \udcff é", "q")
+        == (mac.hexdigest()[:32])
+    )
+
+
+@given(st.binary(max_size=300), st.floats(1e9, 4e9), st.text(max_size=50))
+def test_every_entry_we_make_is_one_we_accept(
+    raw: bytes, timestamp: float, agent: str
+) -> None:
+    # The journal sends the lines of its own process without checking them
+    # again: landing_entry must only ever make lines valid_entry accepts.
+    entry = landing_entry(
+        parse_query(raw),
+        timestamp=timestamp,
+        day=day_of(timestamp, ZoneInfo("UTC")).isoformat(),
+        secret="k",
+        address="198.51.100.1",
+        agent=agent,
+        url=raw.decode("latin-1"),
+    )
+    assert valid_entry(entry)
+
+
+@given(
+    st.floats(1e9, 4e9),
+    st.integers(0, 3600),
+    st.sampled_from(
+        ["UTC", "Asia/Kathmandu", "Australia/Adelaide", "America/St_Johns"]
+    ),
+)
+@example(at("2026-03-01T18:14:59.5"), 1, "Asia/Kathmandu")  # its midnight
+@example(at("2026-03-01T23:59:59.9"), 1, "UTC")
+def test_the_report_day_cache_agrees_with_day_of(
+    timestamp: float, later: int, zone_name: str
+) -> None:
+    zone = ZoneInfo(zone_name)  # whole-minute offsets: +05:45, +09:30, -03:30
+    for moment in (timestamp, timestamp + later):
+        assert report_day(moment, zone) == day_of(moment, zone).isoformat()
+
+
 @pytest.mark.parametrize(
     "entry",
     [
@@ -181,6 +299,20 @@ def test_visitor_digest_depends_on_address_agent_url_and_day() -> None:
             "mode": "live",
             "visitor": "0" * 32,
             "campaign": "a b",
+        },
+        {
+            "ts": 1,
+            "day": "2026-01-01",
+            "mode": "live",
+            "visitor": "0" * 32,
+            "visitor_prev": "not a digest",
+        },
+        {
+            "ts": 1,
+            "day": "2026-01-01",
+            "mode": "live",
+            "visitor": "0" * 32,
+            "visitor_prev": 7,
         },
     ],
 )
