@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from landing.params import BadQuery
+from landing.params import BadQuery, parse_day
 
 # A range longer than this is almost certainly a typo, and costs a round of
 # reads per day: refuse it with a clear message instead.
@@ -39,8 +39,8 @@ def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
     With only `from`, the range runs to today; with only `to`, it is that day
     and everything before it back to MAX_RANGE_DAYS.
     """
-    first = _parse_day("from", raw_from)
-    last = _parse_day("to", raw_to)
+    first = parse_day("from", raw_from)
+    last = parse_day("to", raw_to)
     if first is None and last is None:
         return Range()
     if last is None:
@@ -52,20 +52,6 @@ def parse_range(raw_from: str | None, raw_to: str | None, today: date) -> Range:
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise BadQuery(f"a range may span at most {MAX_RANGE_DAYS} days")
     return Range(first, last)
-
-
-def _parse_day(name: str, raw: str | None) -> date | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadQuery(f"`{name}` must be a date as YYYY-MM-DD") from None
-    if not 1970 <= day.year <= 9998:  # before Stripe, or past date arithmetic
-        raise BadQuery(f"`{name}` must be between 1970-01-01 and 9998-12-31")
-    return day
 
 
 def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
