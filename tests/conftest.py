@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -170,3 +171,31 @@ def campaign_row(board: dict[str, Any], name: str) -> dict[str, Any] | None:
         if row["campaign"] == name:
             return dict(row)
     return None
+
+
+# Routes anyone may call: every other route in the app's URL map needs the
+# dashboard credentials, and tests find those routes there, not in a list.
+PUBLIC_ROUTES = {"/thanks", "/webhooks/stripe", "/healthz"}
+# What a test puts in a route's <argument>: a campaign that tests can seed.
+ROUTE_ARGUMENT = "spring"
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>")
+
+
+def route_requests(app: Flask, *, public: bool = False) -> list[tuple[str, str]]:
+    """(method, path) for every route of the app's URL map, each method it
+    answers, arguments filled in; only those behind a password unless
+    `public`. Static files are never behind one."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        if rule.rule in PUBLIC_ROUTES and not public:
+            continue
+        path = _ARGUMENT.sub(
+            lambda m: "1" if m.group(1) in ("int", "float") else ROUTE_ARGUMENT,
+            rule.rule,
+        )
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        out += [(method, path) for method in methods]
+    return sorted(out, key=lambda r: (r[1], r[0]))
+
