@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from landing import create_app
+from landing import create_app, thanks
 from landing.devserver import EmbeddedServer
 from landing.runtime import Runtime
 from landing.store import Store, connect
@@ -199,3 +199,20 @@ def route_requests(app: Flask, *, public: bool = False) -> list[tuple[str, str]]
         out += [(method, path) for method in methods]
     return sorted(out, key=lambda r: (r[1], r[0]))
 
+
+class FrozenClock:
+    """The `time` module as a view sees it, with time() fixed at one moment."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return self.at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def freeze_landing_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> None:
+    """Every landing /thanks records from now on arrives at `at` (epoch s)."""
+    monkeypatch.setattr(thanks, "time", FrozenClock(at))
