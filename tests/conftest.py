@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from landing import create_app, thanks
+from landing import create_app, money, thanks
 from landing.devserver import EmbeddedServer
 from landing.runtime import Runtime
 from landing.store import Store, connect
@@ -216,3 +216,11 @@ class FrozenClock:
 def freeze_landing_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> None:
     """Every landing /thanks records from now on arrives at `at` (epoch s)."""
     monkeypatch.setattr(thanks, "time", FrozenClock(at))
+
+
+@pytest.fixture(autouse=True)
+def fresh_money_formats() -> None:
+    """Every test sees what money.py computes now, never an amount formatted
+    before it (a mutation run forks its tests from a process that ran them)."""
+    money.format_money.cache_clear()
+    money._pattern.cache_clear()
