@@ -1,12 +1,14 @@
 # Two commands on a fresh machine with python3 (3.11+) and make:
 #   make run    set up and serve the product (embedded Valkey unless REDIS_URL)
 #   make test   set up, lint, type-check and run every test
+# Developer tools, not part of `make test`:
+#   make curated-mutants   the curated mutants of the Lua scripts and views
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck pytest bench demo clean
+.PHONY: run test lint fmt typecheck pytest bench demo clean curated-mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "landing needs Python 3.11 or newer")'
@@ -40,6 +42,9 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/landing demo $(DEMO_ARGS)
+
+curated-mutants: $(STAMP)
+	$(BIN)/python tools/curated_mutants.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts
