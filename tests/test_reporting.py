@@ -317,3 +317,12 @@ def test_sorting_by_rate_puts_campaigns_without_landings_at_zero() -> None:
     ranked = select(board, sort="rate")
     assert ranked.sort == "rate"
     assert [name for name, _ in ranked.rows] == ["all", "half", "none"]
+
+
+def test_sorting_by_a_currency_puts_campaigns_without_it_last() -> None:
+    board = {
+        "a": {"conversions": 1, "revenue:usd": 1},  # one cent
+        "b": {"conversions": 1, "revenue:eur": 500},
+    }
+    ranked = select(board, sort="revenue_usd")
+    assert [name for name, _ in ranked.rows] == ["a", "b"]
