@@ -1,12 +1,15 @@
 # Two commands on a fresh machine with python3 (3.11+) and make:
 #   make run    set up and serve the product (embedded Valkey unless REDIS_URL)
 #   make test   set up, lint, type-check and run every test
+# Developer tools, not part of `make test`:
+#   make mutants           mutation score of the pure modules (mutmut, ~10 min)
+#   make curated-mutants   the curated mutants of the Lua scripts and views
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt typecheck pytest bench demo catalogs messages clean
+.PHONY: run test lint fmt typecheck pytest bench demo catalogs messages clean mutants curated-mutants
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "landing needs Python 3.11 or newer")'
@@ -59,5 +62,19 @@ bench: $(STAMP) catalogs
 demo: $(STAMP) catalogs
 	$(BIN)/landing demo $(DEMO_ARGS)
 
+# Mutants of the pure modules against their unit tests ([tool.mutmut] in
+# pyproject.toml); starts afresh so the score is of the code as it is now.
+MUTANT_JOBS ?= 2
+MUTATION_FLOOR ?= 90
+mutants: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTANT_JOBS) > /dev/null
+	$(BIN)/mutmut results
+	$(BIN)/mutmut export-cicd-stats > /dev/null
+	$(BIN)/python tools/mutation_score.py --floor $(MUTATION_FLOOR)
+
+curated-mutants: $(STAMP)
+	$(BIN)/python tools/curated_mutants.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts mutants

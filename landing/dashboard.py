@@ -25,7 +25,13 @@ from landing.api import load_campaign
 from landing.chart import Chart, bar_chart
 from landing.live import PAGE_ARGS, Query, conditional
 from landing.money import format_money
-from landing.params import parse_mode, parse_page
+from landing.params import (
+    parse_descending,
+    parse_flag,
+    parse_mode,
+    parse_page,
+    parse_text,
+)
 from landing.period import RELATIVE, hour_starts, minute_starts, relative_range
 from landing.reporting import (
     BREAKDOWNS,
@@ -229,7 +235,7 @@ def render_board(
             mode="live" if query.mode == "test" else "test", page=None
         ),
     }
-    name = fragment if request.args.get("fragment") else template
+    name = fragment if parse_flag(request.args.get("fragment")) else template
     return Response(render_template(name, **common, **context))
 
 
@@ -239,11 +245,11 @@ def dashboard() -> Response:
     def build(query: Query) -> Response:
         rt = runtime()
         by_campaign = rt.store.scoreboard(query.mode, query.days)
-        desc = request.args.get("dir", "desc") != "asc"
+        desc = parse_descending(request.args.get("dir"))
         shown = select(
             by_campaign,
-            search=request.args.get("q", "")[:150],
-            sort=request.args.get("sort", ""),
+            search=parse_text(request.args.get("q")),
+            sort=parse_text(request.args.get("sort")),
             descending=desc,
             page=parse_page(request.args.get("page")),
             per_page=PER_PAGE,
@@ -277,7 +283,7 @@ def dashboard() -> Response:
             + [(f"revenue_{c}", f"Revenue {c.upper()}") for c in currencies],
             "rows": shown.rows,
             "matching": shown.matching,
-            "q": request.args.get("q", "")[:150],
+            "q": parse_text(request.args.get("q")),
             "sort": sort,
             "desc": desc,
             "page": shown.number,

@@ -191,7 +191,7 @@ def parse_event(event: Mapping[str, Any]) -> Outcome | None:
     if event_type not in SESSION_OUTCOMES:
         return None
     event_id = _field(event, "id", str)
-    created = _field(event, "created", int)
+    created = _created(event)
     livemode = _field(event, "livemode", bool)
     data = _field(event, "data", dict)
     session = _field(data, "object", dict)
@@ -393,7 +393,7 @@ def _envelope(
 ) -> tuple[str, str, int, dict[str, Any]]:
     """The event's id, mode (live or test), created time, and its object."""
     event_id = _field(event, "id", str)
-    created = _field(event, "created", int)
+    created = _created(event)
     livemode = _field(event, "livemode", bool)
     data = _field(event, "data", dict)
     obj = _field(data, "object", dict)
@@ -435,6 +435,18 @@ def _client_reference(session: Mapping[str, Any]) -> str:
     if not isinstance(reference, str):
         raise BadEvent("data.object.client_reference_id is not a string")
     return reference[:CLIENT_REFERENCE_MAX]
+
+
+# Stripe's timestamps are seconds since 1970; past year 3000 is no date a
+# calendar (or a day in REPORT_TIMEZONE) can hold.
+LATEST_CREATED = 32_503_680_000
+
+
+def _created(event: Mapping[str, Any]) -> int:
+    created: int = _field(event, "created", int)
+    if not 0 <= created < LATEST_CREATED:
+        raise BadEvent("created is not a time Stripe could have sent")
+    return created
 
 
 def _field(obj: Mapping[str, Any], name: str, kind: type) -> Any:

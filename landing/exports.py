@@ -14,6 +14,7 @@ from landing.access import marketers_only
 from landing.api import load_campaign
 from landing.live import Query
 from landing.money import major_text
+from landing.params import parse_text
 from landing.reporting import BREAKDOWNS, COUNTERS, Counters, rows
 from landing.runtime import runtime
 from landing.utm import UNATTRIBUTED
@@ -86,7 +87,7 @@ def _csv_response(lines: Iterator[str], name: str) -> Response:
 def campaigns_csv() -> Response:
     """The scoreboard as a spreadsheet; revenue in major units per currency."""
     query = Query()
-    needle = request.args.get("q", "")[:150].strip().lower()
+    needle = parse_text(request.args.get("q")).strip().lower()
     ranked = [
         (name, c)
         for name, c in rows(runtime().store.scoreboard(query.mode, query.days))

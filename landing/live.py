@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Response, request
 
-from landing.params import parse_mode
+from landing.params import parse_flag, parse_mode
 from landing.period import parse_range, previous_range, today_in
 from landing.runtime import runtime
 from landing.store import Build, StoreError
@@ -76,7 +76,7 @@ def conditional(
     args = sorted(f"{k}={v[:150]}" for k, v in request.args.items() if k in VIEW_ARGS)
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
     digest = hashlib.sha256(view.encode()).hexdigest()[:16]
-    if request.args.get("fragment"):
+    if parse_flag(request.args.get("fragment")):
         return poll(build, query, digest)
     # A page load and the API always show the store as it is (SPEC §5).
     version = runtime().store.version(query.mode)

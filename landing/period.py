@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from landing.params import BadQuery
+from landing.params import BadQuery, parse_day
 
 # A range longer than this is almost certainly a typo, and costs a round of
 # reads per day: refuse it with a clear message instead.
@@ -52,8 +52,8 @@ def parse_range(
         if raw_from or raw_to:
             raise BadQuery("give either `range` or `from` and `to`, not both")
         return relative_range(relative, today)
-    first = _parse_day("from", raw_from)
-    last = _parse_day("to", raw_to)
+    first = parse_day("from", raw_from)
+    last = parse_day("to", raw_to)
     if first is None and last is None:
         return Range()
     if last is None:
@@ -82,20 +82,6 @@ def previous_range(span: Range, today: date) -> Range | None:
     if days is None:
         return None
     return Range(days[0] - timedelta(len(days)), days[0] - timedelta(1))
-
-
-def _parse_day(name: str, raw: str | None) -> date | None:
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) != 10:
-            raise ValueError
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise BadQuery(f"`{name}` must be a date as YYYY-MM-DD") from None
-    if not 1970 <= day.year <= 9998:  # before Stripe, or past date arithmetic
-        raise BadQuery(f"`{name}` must be between 1970-01-01 and 9998-12-31")
-    return day
 
 
 def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from landing import create_app
+from landing import create_app, money, thanks
 from landing.devserver import EmbeddedServer
 from landing.runtime import Runtime
 from landing.store import Store, connect
@@ -215,3 +216,57 @@ def campaign_row(board: dict[str, Any], name: str) -> dict[str, Any] | None:
         if row["campaign"] == name:
             return dict(row)
     return None
+
+
+# Routes anyone may call: every other route in the app's URL map needs the
+# dashboard credentials, and tests find those routes there, not in a list.
+# /s/<token> is a share link: anyone holding it sees its board (SPEC §3).
+PUBLIC_ROUTES = {"/thanks", "/webhooks/stripe", "/healthz", "/s/<token>"}
+# What a test puts in a route's <argument>: a campaign that tests can seed.
+ROUTE_ARGUMENT = "spring"
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>")
+
+
+def route_requests(app: Flask, *, public: bool = False) -> list[tuple[str, str]]:
+    """(method, path) for every route of the app's URL map, each method it
+    answers, arguments filled in; only those behind a password unless
+    `public`. Static files are never behind one."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        if rule.rule in PUBLIC_ROUTES and not public:
+            continue
+        path = _ARGUMENT.sub(
+            lambda m: "1" if m.group(1) in ("int", "float") else ROUTE_ARGUMENT,
+            rule.rule,
+        )
+        methods = sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+        out += [(method, path) for method in methods]
+    return sorted(out, key=lambda r: (r[1], r[0]))
+
+
+class FrozenClock:
+    """The `time` module as a view sees it, with time() fixed at one moment."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def time(self) -> float:
+        return self.at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def freeze_landing_clock(monkeypatch: pytest.MonkeyPatch, at: float) -> None:
+    """Every landing /thanks records from now on arrives at `at` (epoch s)."""
+    monkeypatch.setattr(thanks, "time", FrozenClock(at))
+
+
+@pytest.fixture(autouse=True)
+def fresh_money_formats() -> None:
+    """Every test sees what money.py computes now, never an amount formatted
+    before it (a mutation run forks its tests from a process that ran them)."""
+    money.format_money.cache_clear()
+    money._pattern.cache_clear()

@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 
 from landing import create_app
 from landing.breaker import Breaker, StoreUnavailable
+from landing.events import BadEvent, parse_event
 
 from conftest import (
     AUTH,
     campaign_row,
     flush,
+    freeze_landing_clock,
     post_event,
+    route_requests,
     rt,
     scoreboard,
     session_event,
@@ -36,8 +39,14 @@ FUZZ = settings(
 )
 
 
+# The rate limit counts per clock minute: landings in these tests all arrive
+# at this one moment, so no test run straddles two minutes.
+LANDED_AT = 1_772_364_630.0  # 2026-03-01 11:30:30 UTC
+
+
 @pytest.fixture
-def limited(redis_url: str, tmp_path: Path) -> Any:
+def limited(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    freeze_landing_clock(monkeypatch, LANDED_AT)
     app = create_app(settings_env(redis_url, tmp_path, LANDING_RATE_LIMIT="3"))
     yield app
     rt(app).journal.close()
@@ -71,8 +80,10 @@ def test_rate_limit_zero_switches_it_off(app: Flask, client: FlaskClient) -> Non
 
 
 def test_forwarded_for_is_trusted_only_for_configured_hops(
-    redis_url: str, tmp_path: Path
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    freeze_landing_clock(monkeypatch, LANDED_AT)
+
     def landings(hops: str, directory: str) -> int:
         env = settings_env(
             redis_url,
@@ -209,14 +220,33 @@ def mangled_events() -> st.SearchStrategy[dict[str, Any]]:
 @FUZZ
 @given(event=mangled_events())
 def test_signed_but_mangled_events_get_200_or_400_never_5xx(
-    client: FlaskClient, event: dict[str, Any]
+    app: Flask, client: FlaskClient, event: dict[str, Any]
 ) -> None:
+    rt(app).store.redis.flushall()  # one event a board: examples share the store
+    # What the event rule (tested on its own in test_events.py) makes of it
+    # is exactly what the scoreboard must show.
+    try:
+        outcome = parse_event(json.loads(json.dumps(event)))
+    except BadEvent:
+        outcome, expected_status = None, 400
+    else:
+        expected_status = 200
     response = post_event(client, event)
-    assert response.status_code in (200, 400), response.get_data(as_text=True)
-    board = scoreboard(client)
-    assert board["totals"]["conversions"] >= 0
-    for currency in board["totals"]["revenue"]:
-        assert len(currency) == 3 and currency.isalpha() and currency.islower()
+    assert response.status_code == expected_status, response.get_data(as_text=True)
+    for mode in ("live", "test"):
+        totals = scoreboard(client, f"?mode={mode}")["totals"]
+        shown = {k: totals[k] for k in ("conversions", "pending", "failed", "revenue")}
+        want: dict[str, Any] = {
+            "conversions": 0,
+            "pending": 0,
+            "failed": 0,
+            "revenue": {},
+        }
+        if outcome is not None and outcome.mode == mode:
+            want[{"paid": "conversions"}.get(outcome.status, outcome.status)] = 1
+            if outcome.status == "paid" and outcome.amount_total:
+                want["revenue"] = {outcome.currency: outcome.amount_total}
+        assert shown == want, mode
 
 
 @FUZZ
@@ -234,6 +264,59 @@ def test_any_api_query_gets_a_clear_answer(
         assert response.status_code in (200, 400), route
         if response.status_code == 400:
             assert json.loads(response.data)["error"]
+
+
+# Every parameter any route reads (SPEC §6), and one it does not.
+PARAMETERS = ["from", "to", "mode", "q", "sort", "dir", "page", "fragment"]
+PARAMETERS += ["interval", "compare"]
+# Anything a URL can carry: printable and non-ASCII text (no lone surrogates,
+# which no URL can encode), and digits that are digits only to str.isdigit.
+query_values = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc")), max_size=20
+) | st.sampled_from(
+    [
+        "²",
+        "\u0661",
+        "\u0663\u0664",
+        "\uff12\uff10\uff12\uff16-01-01",
+        "2026-W01-1",
+        "-1",
+        "0",
+        "9" * 30,
+    ]
+)
+
+
+@FUZZ
+@given(
+    params=st.dictionaries(
+        st.sampled_from(PARAMETERS) | st.text(min_size=1, max_size=10),
+        query_values,
+        max_size=5,
+    )
+)
+def test_no_parameter_of_any_route_gets_a_5xx(
+    app: Flask, client: FlaskClient, params: dict[str, str]
+) -> None:
+    client.get("/thanks?session_id=cs_live_fuzz&utm_campaign=spring")
+    flush(app)  # so the campaign routes answer past their 404
+    answers = {
+        f"{method} {path}": client.open(
+            path, method=method, query_string=params, headers=AUTH
+        ).status_code
+        for method, path in route_requests(app, public=True)
+    }
+    assert all(code < 500 for code in answers.values()), answers
+
+
+@pytest.mark.parametrize(
+    "page", ["²", "\u0661", "\uff12", "-1", "0", "1.5", " 2", "9" * 40]
+)
+def test_a_page_that_is_no_number_is_the_first_page(
+    client: FlaskClient, page: str
+) -> None:
+    response = client.get("/dashboard", query_string={"page": page}, headers=AUTH)
+    assert response.status_code == 200
 
 
 def test_signed_replays_of_a_stale_event_are_refused(client: FlaskClient) -> None:
@@ -266,3 +349,12 @@ def test_requests_without_credentials_leave_nothing_behind(
         client.get("/api/campaigns", environ_overrides={"REMOTE_ADDR": f"10.0.0.{i}"})
     throttle = app.extensions["landing_logins"]
     assert throttle._failures == {}
+
+
+@pytest.mark.parametrize("created", [10**20, -1, 32_503_680_000])
+def test_a_signed_event_dated_past_any_calendar_gets_400(
+    client: FlaskClient, created: int
+) -> None:
+    response = post_event(client, session_event("cs_live_far", created=created))
+    assert response.status_code == 400
+    assert "created" in response.get_json()["error"]

@@ -26,12 +26,23 @@ FLOWS = {
     "async_fail": [(COMPLETED, "unpaid"), (ASYNC_FAILED, "unpaid")],
     "pending": [(COMPLETED, "unpaid")],
     "browsing": [],
+    # Both outcomes for one session: a late failure never undoes a payment.
+    "paid_late_fail": [(COMPLETED, "paid"), (ASYNC_FAILED, "unpaid")],
 }
 STATUS = {
     "paid": "paid",
     "async_ok": "paid",
     "async_fail": "failed",
     "pending": "pending",
+    "paid_late_fail": "paid",
+}
+# The event that makes each flow's final status: it counts on that event's day.
+FINAL_STEP = {
+    "paid": 0,
+    "async_ok": 1,
+    "async_fail": 1,
+    "pending": 0,
+    "paid_late_fail": 0,
 }
 
 
@@ -128,7 +139,24 @@ def scenario(draw: st.DrawFn) -> tuple[list[Session], list[Delivery]]:
         for item in items:
             deliveries += [item] * draw(st.integers(1, 3))
     order = draw(st.permutations(deliveries))
-    return ss, list(order)
+    return ss, late_failures_last(ss, order)
+
+
+def late_failures_last(ss: list[Session], order: list[Delivery]) -> list[Delivery]:
+    """A late failure is late: it comes after its session's payment."""
+    out: list[Delivery] = []
+    held: dict[int, list[Delivery]] = defaultdict(list)
+    paid: set[int] = set()
+    for d in order:
+        late = ss[d.session].flow == "paid_late_fail" and d.kind == "event"
+        if late and d.step == 1 and d.session not in paid:
+            held[d.session].append(d)
+            continue
+        out.append(d)
+        if late and d.step == 0 and d.session not in paid:
+            paid.add(d.session)
+            out += held.pop(d.session, [])
+    return out
 
 
 def expected(ss: list[Session]) -> dict[str, dict[str, Any]]:
@@ -223,7 +251,7 @@ def test_any_order_and_duplicates_give_the_same_scoreboard(
     for s in ss:
         status = STATUS.get(s.flow)
         if status:
-            final_day = s.day + len(FLOWS[s.flow]) - 1
+            final_day = s.day + FINAL_STEP[s.flow]
             by_day[day_name(final_day)][status] += 1
     for offset in range(5):
         day = date.fromisoformat(day_name(offset))
@@ -306,3 +334,64 @@ def test_range_sums_follow_a_change_on_any_day_of_the_range(
         assert "(unattributed)" not in after
         assert (after["spring"].conversions, after["spring"].landings) == (1, 1)
         assert after["spring"].revenue == {"usd": 700}
+
+
+def test_a_late_failure_never_undoes_a_payment(
+    engine: tuple[Store, redis.Redis],
+) -> None:
+    store, _ = engine
+    s = Session("cs_live_late", "paid_late_fail", True, "spring", None, 900, "usd", 0)
+    assert store.record_landings([landing_of(s)], rate_limit=0) == ["counted"]
+    (paid, day0), (failed, day1) = outcomes_of(s)
+    assert store.record_outcome(paid, day0) == "counted"
+    before = store.scoreboard("live", None)
+    assert store.record_outcome(failed, day1) == "unchanged"
+    assert store.scoreboard("live", None) == before
+    board = dict(rows(before))
+    assert (board["spring"].conversions, board["spring"].failed) == (1, 0)
+    assert board["spring"].revenue == {"usd": 900}
+    assert store.session("live", s.sid)["status"] == "paid"
+
+
+def test_landed_on_day_0_settled_on_day_1_counts_on_day_1(
+    engine: tuple[Store, redis.Redis],
+) -> None:
+    store, _ = engine
+    s = Session("cs_live_settle", "async_ok", True, "spring", "ads", 700, "eur", 0)
+    (pending, day0), (succeeded, day1) = outcomes_of(s)
+    assert store.record_landings([landing_of(s)], rate_limit=0) == ["counted"]
+    assert store.record_outcome(pending, day0) == "counted"
+    assert store.record_outcome(succeeded, day1) == "changed"
+    on_day0 = dict(rows(store.scoreboard("live", [day0])))["spring"]
+    on_day1 = dict(rows(store.scoreboard("live", [day1])))["spring"]
+    assert (on_day0.landings, on_day0.pending, on_day0.conversions) == (1, 0, 0)
+    assert (on_day1.landings, on_day1.pending, on_day1.conversions) == (0, 0, 1)
+    assert on_day1.revenue == {"eur": 700} and on_day0.revenue == {}
+    detail = store.campaign("live", "spring", [day1])
+    assert detail.breakdown["source"]["ads"]["conversions"] == 1
+
+
+def visit(timestamp: float) -> dict[str, Any]:
+    """One visitor's landing without a session id, at a given moment."""
+    return landing_entry(
+        Landing(campaign="reload"),
+        timestamp=timestamp,
+        day=day_name(0),
+        secret="k",
+        address="198.51.100.7",
+        agent="browser",
+        url="utm_campaign=reload",
+    )
+
+
+def test_a_visitors_reloads_count_once_for_30_minutes(
+    engine: tuple[Store, redis.Redis],
+) -> None:
+    store, _ = engine
+    first = DAY0 + 3600  # 01:00 UTC: all three on one day
+    answers = [
+        store.record_landings([visit(first + minutes * 60)], rate_limit=0)
+        for minutes in (0, 29, 31)
+    ]
+    assert answers == [["counted"], ["duplicate"], ["counted"]]
+    assert dict(rows(store.scoreboard("live", None)))["reload"].landings == 2

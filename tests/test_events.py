@@ -255,6 +255,71 @@ def test_ignored_session_events() -> None:
     assert isinstance(outcome, Outcome) and outcome.mode == "test"
 
 
+def broken(path: str, value: object) -> Event:
+    """A signed-shape completion with one field set, or deleted (KeyError)."""
+    return changed(session(), path, value)
+
+
+def session_event(session_id: str, **fields: Any) -> Event:
+    return session(session_id=session_id, **fields)
+
+
+def not_a(name: str, kind: str) -> str:
+    return f"{name} is missing or not a {kind}"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "why"),
+    [
+        ("type", 5, not_a("type", "str")),
+        ("id", None, not_a("id", "str")),
+        ("created", "yesterday", not_a("created", "int")),
+        ("created", True, not_a("created", "int")),
+        ("livemode", "yes", not_a("livemode", "bool")),
+        ("data", [], not_a("data", "dict")),
+        ("data.object", "cs_live_1", not_a("object", "dict")),
+        ("data.object.id", "pi_123", "data.object.id is not a Checkout Session id"),
+        ("data.object.id", KeyError, not_a("id", "str")),
+        (
+            "data.object.object",
+            "payment_intent",
+            "data.object is not a checkout.session",
+        ),
+        ("data.object.payment_status", "weird", "unknown payment_status 'weird'"),
+        ("data.object.payment_status", KeyError, not_a("payment_status", "str")),
+        ("data.object.amount_total", "4000", not_a("amount_total", "int")),
+        ("data.object.amount_total", -1, "data.object.amount_total is negative"),
+        ("data.object.amount_total", 40.5, not_a("amount_total", "int")),
+        ("data.object.amount_total", None, not_a("amount_total", "int")),
+        (
+            "data.object.currency",
+            "dollars",
+            "data.object.currency is not an ISO 4217 code",
+        ),
+        ("data.object.currency", 840, not_a("currency", "str")),
+        ("data.object.currency", None, not_a("currency", "str")),
+        ("data.object.payment_link", 7, "data.object.payment_link is not a Stripe id"),
+        (
+            "data.object.payment_link",
+            "plink 1",
+            "data.object.payment_link is not a Stripe id",
+        ),
+        (
+            "data.object.client_reference_id",
+            {"a": 1},
+            "data.object.client_reference_id is not a string",
+        ),
+    ],
+)
+def test_signed_but_malformed_events_are_bad(
+    path: str, value: object, why: str
+) -> None:
+    # The reason is what the webhook's 400 tells whoever reads Stripe's log.
+    with pytest.raises(BadEvent) as refused:
+        parse_event(broken(path, value))
+    assert str(refused.value) == why
+
+
 @pytest.mark.parametrize(
     ("path", "value"),
     [
@@ -699,3 +764,89 @@ def test_parse_event_still_reads_only_session_outcomes(kind: str) -> None:
 def test_a_type_that_is_not_a_string_is_bad() -> None:
     with pytest.raises(BadEvent):
         read_event(se.charge_refunded(payment_intent="pi_1") | {"type": None})
+
+
+def test_a_session_without_its_object_field_is_still_a_checkout_session() -> None:
+    outcome = parse_event(broken("data.object.object", KeyError))
+    assert outcome is not None and outcome.status == "paid"
+
+
+def test_a_free_order_is_a_conversion_without_revenue() -> None:
+    outcome = parse_event(session_event("cs_live_1", amount_total=0))
+    assert outcome is not None
+    assert (outcome.status, outcome.amount_total) == ("paid", 0)
+
+
+def test_a_pending_payment_keeps_its_amount_for_later() -> None:
+    event = session_event("cs_live_1", payment_status="unpaid", currency="EUR")
+    outcome = parse_event(event)
+    assert outcome is not None
+    assert (outcome.status, outcome.amount_total, outcome.currency) == (
+        "pending",
+        4000,
+        "eur",
+    )
+
+
+def test_a_pending_payment_may_come_without_an_amount() -> None:
+    event = session_event(
+        "cs_live_1", payment_status="unpaid", amount_total=None, currency=None
+    )
+    outcome = parse_event(event)
+    assert outcome is not None
+    assert (outcome.status, outcome.amount_total, outcome.currency) == (
+        "pending",
+        0,
+        "",
+    )
+
+
+def test_an_outcome_carries_the_events_facts() -> None:
+    event = session_event(
+        "cs_live_9", created=1_772_364_600, event_id="evt_9", payment_link="plink_9"
+    )
+    assert parse_event(event) == Outcome(
+        event_id="evt_9",
+        session_id="cs_live_9",
+        mode="live",
+        status="paid",
+        amount_total=4000,
+        currency="usd",
+        payment_link="plink_9",
+        client_reference_id="",
+        created=1_772_364_600,
+    )
+
+
+def test_a_long_client_reference_is_cut_to_200() -> None:
+    outcome = parse_event(session_event("cs_live_1", client_reference_id="r" * 300))
+    assert outcome is not None and outcome.client_reference_id == "r" * 200
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("not json", "the body is not JSON"),
+        ("[1, 2]", "the body is not a JSON object"),
+        ("null", "the body is not a JSON object"),
+    ],
+)
+def test_why_a_signed_body_is_refused(body: str, why: str) -> None:
+    _, header = signed(body)
+    with pytest.raises(BadEvent) as refused:
+        verify(body, header)
+    assert str(refused.value) == why
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        (None, "no Stripe-Signature header"),
+        ("", "no Stripe-Signature header"),
+        ("t=1,v1=00", "no signature matches, or the timestamp is over 300 s old"),
+    ],
+)
+def test_why_a_signature_is_refused(header: str | None, why: str) -> None:
+    with pytest.raises(BadSignature) as refused:
+        verify("{}", header)
+    assert str(refused.value) == why

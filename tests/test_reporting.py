@@ -12,8 +12,16 @@ from hypothesis import strategies as st
 from landing.exports import csv_cell
 from landing.money import format_money, major_text
 from landing.params import BadQuery
-from landing.period import MAX_RANGE_DAYS, parse_range
-from landing.reporting import SORTABLE, Counters, rows, select
+from landing.period import MAX_RANGE_DAYS, Range, parse_range
+from landing.reporting import (
+    SORTABLE,
+    Counters,
+    breakdown_rows,
+    daily_series,
+    rows,
+    scoreboard_json,
+    select,
+)
 
 TODAY = date(2026, 11, 27)
 
@@ -184,3 +192,192 @@ def _column(name: str, c: Counters, key: str) -> tuple[Any, str]:
     if key.startswith("revenue_"):
         return (c.revenue.get(key.removeprefix("revenue_"), 0), name)
     return (getattr(c, key), name)
+
+
+def test_counters_read_every_counter_and_revenue_in_currency_order() -> None:
+    c = Counters.from_metrics(
+        {
+            "landings": 7,
+            "conversions": 3,
+            "pending": 2,
+            "failed": 1,
+            "revenue:usd": 500,
+            "revenue:eur": 300,
+            "revenue:jpy": 0,  # nothing there: not a currency of this row
+        }
+    )
+    assert c == Counters(
+        landings=7, conversions=3, pending=2, failed=1, revenue={"eur": 300, "usd": 500}
+    )
+    assert list(c.revenue) == ["eur", "usd"]
+    assert c.as_json() == {
+        "landings": 7,
+        "conversions": 3,
+        "pending": 2,
+        "failed": 1,
+        "abandoned": 0,
+        "renewals": 0,
+        "refunds": 0,
+        "revenue": {"eur": 300, "usd": 500},
+        "refunded": {},
+        "net_revenue": {"eur": 300, "usd": 500},
+    }
+
+
+def test_the_scoreboard_json_is_spec_6s() -> None:
+    board = {
+        "spring": {"landings": 3, "conversions": 2, "revenue:usd": 4000},
+        "autumn": {"landings": 4, "pending": 1},
+        "empty": {},
+    }
+    span = parse_range("2026-11-01", "2026-11-27", TODAY)
+    assert scoreboard_json(board, span, "Europe/Lisbon") == {
+        "from": "2026-11-01",
+        "to": "2026-11-27",
+        "timezone": "Europe/Lisbon",
+        "campaigns": [
+            {
+                "campaign": "spring",
+                "landings": 3,
+                "conversions": 2,
+                "pending": 0,
+                "failed": 0,
+                "abandoned": 0,
+                "renewals": 0,
+                "refunds": 0,
+                "revenue": {"usd": 4000},
+                "refunded": {},
+                "net_revenue": {"usd": 4000},
+            },
+            {
+                "campaign": "autumn",
+                "landings": 4,
+                "conversions": 0,
+                "pending": 1,
+                "failed": 0,
+                "abandoned": 0,
+                "renewals": 0,
+                "refunds": 0,
+                "revenue": {},
+                "refunded": {},
+                "net_revenue": {},
+            },
+        ],
+        "totals": {
+            "landings": 7,
+            "conversions": 2,
+            "pending": 1,
+            "failed": 0,
+            "abandoned": 0,
+            "renewals": 0,
+            "refunds": 0,
+            "revenue": {"usd": 4000},
+            "refunded": {},
+            "net_revenue": {"usd": 4000},
+        },
+    }
+    all_time = scoreboard_json({}, Range(), "UTC")
+    assert (all_time["from"], all_time["to"], all_time["campaigns"]) == (None, None, [])
+
+
+def test_a_daily_series_has_every_day_of_a_range_or_each_day_with_data() -> None:
+    by_day = {
+        "2026-11-27": {"conversions": 1, "revenue:usd": 900},
+        "2026-11-25": {"landings": 2},
+    }
+    zero = {
+        "landings": 0,
+        "conversions": 0,
+        "pending": 0,
+        "failed": 0,
+        "abandoned": 0,
+        "renewals": 0,
+        "refunds": 0,
+        "revenue": {},
+        "refunded": {},
+        "net_revenue": {},
+    }
+    day25 = {**zero, "date": "2026-11-25", "landings": 2}
+    usd = {"usd": 900}
+    day27 = {
+        **zero,
+        "date": "2026-11-27",
+        "conversions": 1,
+        "revenue": usd,
+        "net_revenue": usd,
+    }
+    days = [date(2026, 11, 25), date(2026, 11, 26), date(2026, 11, 27)]
+    assert daily_series(by_day, days) == [
+        day25,
+        {**zero, "date": "2026-11-26"},
+        day27,
+    ]
+    assert daily_series(by_day, None) == [day25, day27]
+
+
+def test_breakdown_rows_are_ranked_values() -> None:
+    by_value = {"ads": {"landings": 1}, "newsletter": {"conversions": 1}, "x": {}}
+    assert breakdown_rows(by_value) == [
+        {
+            "value": "newsletter",
+            "landings": 0,
+            "conversions": 1,
+            "pending": 0,
+            "failed": 0,
+            "abandoned": 0,
+            "renewals": 0,
+            "refunds": 0,
+            "revenue": {},
+            "refunded": {},
+            "net_revenue": {},
+        },
+        {
+            "value": "ads",
+            "landings": 1,
+            "conversions": 0,
+            "pending": 0,
+            "failed": 0,
+            "abandoned": 0,
+            "renewals": 0,
+            "refunds": 0,
+            "revenue": {},
+            "refunded": {},
+            "net_revenue": {},
+        },
+    ]
+
+
+def test_select_shows_50_a_page_and_currencies_by_conversions() -> None:
+    board = {f"c{i:02d}": {"landings": 1} for i in range(51)}
+    board["c00"] = {"landings": 1, "revenue:eur": 100, "revenue:usd": 900}
+    board["c01"] = {"conversions:eur": 2, "conversions:usd": 1}
+    page = select(board)
+    assert (page.pages, len(page.rows)) == (2, 50)
+    # Most conversions paid in each first, never the larger amount.
+    assert page.currencies == ["eur", "usd"]
+    assert select({"a": {"landings": 1}}).pages == 1
+
+
+def test_without_a_sort_ties_in_conversions_go_to_more_landings() -> None:
+    board = {"a": {"conversions": 1}, "b": {"conversions": 1, "landings": 1}}
+    assert [name for name, _ in select(board).rows] == ["b", "a"]
+
+
+def test_sorting_by_rate_puts_campaigns_without_landings_at_zero() -> None:
+    board = {
+        "half": {"landings": 2, "conversions": 1},
+        "none": {"conversions": 1},  # a payment whose customer never landed
+        "all": {"landings": 1, "conversions": 1},
+    }
+    ranked = select(board, sort="rate")
+    assert ranked.sort == "rate"
+    assert [name for name, _ in ranked.rows] == ["all", "half", "none"]
+
+
+def test_sorting_by_a_currency_puts_campaigns_without_it_last() -> None:
+    board = {
+        "a": {"conversions": 1, "revenue:usd": 1},  # one cent
+        "b": {"conversions": 1, "revenue:eur": 500},
+    }
+    ranked = select(board, sort="revenue_usd")
+    assert [name for name, _ in ranked.rows] == ["a", "b"]

@@ -24,7 +24,15 @@ from landing import create_app
 from landing.i18n import LANGUAGES, TRANSLATIONS, catalog
 from landing.runtime import ROOT
 
-from conftest import campaign_row, flush, rt, scoreboard, settings_env
+from conftest import (
+    AUTH,
+    campaign_row,
+    flush,
+    freeze_landing_clock,
+    rt,
+    scoreboard,
+    settings_env,
+)
 
 
 def land(client: FlaskClient, query: str, **headers: str) -> str:
@@ -101,13 +109,17 @@ def test_breakdowns_get_the_codes(app: Flask, client: FlaskClient) -> None:
     )
     land(client, "session_id=cs_live_b2&utm_campaign=spring&utm_source=bad%20value")
     flush(app)
-    from conftest import AUTH
-
     body = client.get("/api/campaigns/spring", headers=AUTH).get_json()
-    source = {r["value"]: r["landings"] for r in body["breakdown"]["source"]}
-    assert source == {"newsletter": 1, "(none)": 1}
-    assert body["breakdown"]["medium"][0]["value"] in ("email", "(none)")
-    assert {r["value"] for r in body["breakdown"]["term"]} == {"shoes", "(none)"}
+    landings = {
+        dim: {r["value"]: r["landings"] for r in body["breakdown"][dim]}
+        for dim in ("source", "medium", "content", "term")
+    }
+    assert landings == {
+        "source": {"newsletter": 1, "(none)": 1},
+        "medium": {"email": 1, "(none)": 1},
+        "content": {"hero": 1, "(none)": 1},
+        "term": {"shoes": 1, "(none)": 1},
+    }
 
 
 def test_without_session_id_reloads_by_one_visitor_count_once(
@@ -120,6 +132,27 @@ def test_without_session_id_reloads_by_one_visitor_count_once(
     flush(app)
     row = campaign_row(scoreboard(client), "nosession")
     assert row is not None and row["landings"] == 3
+
+
+def test_a_landing_counts_on_its_day_in_the_report_timezone(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2026-03-01 11:30 UTC is already 2026-03-02 in Auckland (UTC+13).
+    freeze_landing_clock(monkeypatch, 1772364600.0)
+    app = create_app(
+        settings_env(redis_url, tmp_path, REPORT_TIMEZONE="Pacific/Auckland")
+    )
+    try:
+        client = app.test_client()
+        land(client, "session_id=cs_live_nz&utm_campaign=kiwi")
+        flush(app)
+        on_day = scoreboard(client, "?from=2026-03-02&to=2026-03-02")
+        row = campaign_row(on_day, "kiwi")
+        assert row is not None and row["landings"] == 1
+        utc_day = scoreboard(client, "?from=2026-03-01&to=2026-03-01")
+        assert campaign_row(utc_day, "kiwi") is None
+    finally:
+        rt(app).journal.close()
 
 
 def test_test_mode_landings_stay_out_of_live(app: Flask, client: FlaskClient) -> None:

@@ -318,3 +318,17 @@ def test_the_report_day_cache_agrees_with_day_of(
 )
 def test_journal_lines_we_did_not_write_are_refused(entry: object) -> None:
     assert not valid_entry(entry)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "&utm_campaign=spring",  # an empty pair first
+        "&&utm_campaign=spring&",
+        "x" * 41 + "=1&utm_campaign=spring",  # a name too long to matter first
+        "utm_campaign=spring=2&utm_campaign=x",  # the first value holds the '='
+    ],
+)
+def test_what_comes_before_a_code_never_hides_it(query: str) -> None:
+    expected = None if "spring=2" in query else "spring"
+    assert parse_query(query).campaign == expected
