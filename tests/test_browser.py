@@ -507,10 +507,10 @@ def test_campaign_page_breaks_down_by_every_code(
     expect(captions).to_have_text(
         ["By source", "By medium", "By content", "By term", "By payment link"]
     )
-    # value: landings, conversions, rate, pending, failed, revenue
+    # value: landings, conversions, rate, pending, failed, revenue, refunded
     assert breakdown("source") == {
-        "newsletter": ["2", "1", "50.0%", "0", "0", "$59.00"],
-        "instagram": ["1", "1", "100.0%", "0", "0", "€15.00"],
+        "newsletter": ["2", "1", "50.0%", "0", "0", "$59.00", ""],
+        "instagram": ["1", "1", "100.0%", "0", "0", "€15.00", ""],
     }
     assert breakdown("medium")["email"][:2] == ["2", "1"]
     assert breakdown("medium")["social"][:2] == ["1", "1"]
@@ -522,9 +522,10 @@ def test_campaign_page_breaks_down_by_every_code(
     assert term["running_shoes"][:2] == ["1", "1"]
     assert term["(none)"][:2] == ["2", "1"]
     links = breakdown("payment_link")
-    # Landings never know their payment link: conversions, pending, failed, revenue.
-    assert links["plink_hoodie"] == ["1", "0", "0", "$59.00"]
-    assert links["plink_mug"] == ["1", "0", "0", "€15.00"]
+    # Landings never know their payment link: conversions, pending, failed,
+    # revenue, refunded.
+    assert links["plink_hoodie"] == ["1", "0", "0", "$59.00", ""]
+    assert links["plink_mug"] == ["1", "0", "0", "€15.00", ""]
     assert tab.errors == []
 
 

@@ -102,23 +102,22 @@ MUTANTS = [
     Mutant(
         "a landing counts on the UTC day",
         "landing/thanks.py",
-        "day=day_of(now, settings.zone).isoformat(),",
+        "day=report_day(now, settings.zone),",
         'day=time.strftime("%Y-%m-%d", time.gmtime(now)),',
         ("tests/test_thanks.py", "-k", "timezone"),
     ),
     Mutant(
         "an outcome counts on its landing's day",
         "landing/outcome.lua",
-        "s.status, s.outcome_day, s.payment_link = status, day, payment_link",
-        "s.status, s.outcome_day, s.payment_link = status,"
-        " s.landed_day or day, payment_link",
+        "contribute(mode, s, skey, when, METRIC[status], 1)",
+        "contribute(mode, s, skey, s.landed_when or when, METRIC[status], 1)",
         (ATTRIBUTION, "-k", "day_0"),
     ),
     # -- more that must be caught ----------------------------------------------
     Mutant(
         "bump forgets the day's scoreboard",
         "landing/common.lua",
-        "  hincr(KEY.board_day(mode, day), f, by)\n",
+        "    hincr(KEY.board_day(mode, day), campaign .. '|' .. metric, n)\n",
         "",
         (ATTRIBUTION,),
     ),
@@ -140,15 +139,15 @@ MUTANTS = [
     Mutant(
         "utm_medium is dropped from the landing",
         "landing/landings.lua",
-        "medium = type(e.medium) == 'string' and e.medium or NONE,",
-        "medium = NONE,",
+        "landing[d] = type(e[d]) == 'string' and e[d] or NONE",
+        "landing[d] = d ~= 'medium' and type(e[d]) == 'string' and e[d] or NONE",
         ("tests/test_thanks.py", "-k", "breakdowns"),
     ),
     Mutant(
         "a pending payment adds revenue",
-        "landing/common.lua",
-        "if s.status == 'paid' and amount > 0",
-        "if amount > 0",
+        "landing/outcome.lua",
+        "if status == 'paid' and s.amount_total and s.currency then",
+        "if s.amount_total and s.currency then",
         (ATTRIBUTION,),
     ),
     Mutant(
@@ -196,8 +195,8 @@ MUTANTS = [
     Mutant(
         "/thanks may be kept by shared caches",
         "landing/thanks.py",
-        'response.headers["Cache-Control"] = "no-store, private"',
-        'response.headers["Cache-Control"] = "public, max-age=60"',
+        '("Cache-Control", "no-store, private"),',
+        '("Cache-Control", "public, max-age=60"),',
         ("tests/test_thanks.py", "-k", "headers"),
     ),
     Mutant(
@@ -206,6 +205,77 @@ MUTANTS = [
         'page=parse_page(request.args.get("page")),',
         'page=int(request.args.get("page") or 1),',
         ("tests/test_abuse.py", "-k", "first_page"),
+    ),
+    # -- money, junk, limits, links (issues #9, #10, #13) ----------------------
+    Mutant(
+        "refunds and lost disputes are not capped at what was paid",
+        "landing/common.lua",
+        "  if total > paid then total = paid end\n",
+        "",
+        ("tests/test_money_flows.py",),
+    ),
+    Mutant(
+        "a refund event counts again when repeated or overtaken",
+        "landing/refund.lua",
+        "if amount <= before then return 'unchanged' end",
+        "if amount == before then return 'unchanged' end",
+        ("tests/test_money_flows.py", "-k", "running_total"),
+    ),
+    Mutant(
+        "the first invoice is counted as a renewal",
+        "landing/store.py",
+        '"first" if renewal.first else "renewal",',
+        '"renewal",',
+        ("tests/test_money_flows.py", "-k", "renewals"),
+    ),
+    Mutant(
+        "a refund stays where it was when its landing comes late",
+        "landing/common.lua",
+        "    bump(mode, from, from_dims, when, metric, -n)\n",
+        "",
+        ("tests/test_money_flows.py", "-k", "moves or model"),
+    ),
+    Mutant(
+        "an unconfirmed campaign goes on the scoreboards for good",
+        "landing/common.lua",
+        "  local confirmed = is_confirmed(mode, campaign)\n",
+        "  local confirmed = true\n",
+        ("tests/test_expiry.py", "-k", "junk"),
+    ),
+    Mutant(
+        "a confirmed campaign keeps its expiry",
+        "landing/common.lua",
+        "    for _, key in ipairs(own) do redis.call('PERSIST', key) end\n",
+        "",
+        ("tests/test_expiry.py", "-k", "confirms"),
+    ),
+    Mutant(
+        "a rate-limited landing forgets its session's campaign",
+        "landing/landings.lua",
+        "if skey and result ~= 'duplicate' then",
+        "if skey and result == 'counted' then",
+        ("tests/test_expiry.py", "-k", "rate_limited"),
+    ),
+    Mutant(
+        "a reload across the salt's rotation counts twice",
+        "landing/landings.lua",
+        "    if seen_within(vkey, e.ts) or (type(e.visitor_prev) == 'string'",
+        "    if seen_within(vkey, e.ts) or (false",
+        ("tests/test_expiry.py", "-k", "rotation"),
+    ),
+    Mutant(
+        "a link's token is not read",
+        "landing/common.lua",
+        "  if reference == '' or s.token_campaign then return end",
+        "  if true then return end",
+        ("tests/test_tokens.py",),
+    ),
+    Mutant(
+        "a delete takes a paid campaign's numbers away",
+        "landing/campaigns.lua",
+        "      if not string.match(f, '|landings$') then result = 'paid' end",
+        "",
+        ("tests/test_expiry.py", "-k", "cli"),
     ),
     # -- equivalent: no test can tell, and here is why -------------------------
     Mutant(
