@@ -71,6 +71,25 @@ def test_refunds_add_up_to_the_largest_running_total_never_twice(
     assert scoreboard(client)["totals"]["refunded"] == {"usd": 4000}
 
 
+def test_a_stale_running_total_never_lowers_what_later_money_back_adds_to(
+    app: Flask, client: FlaskClient
+) -> None:
+    paid_session(
+        client, app, "cs_live_r9", "spring", payment_intent="pi_r9", amount_total=5000
+    )
+    for total in (1000, 4000, 1000):  # the first event arrives again, late
+        refund = se.charge_refunded(
+            "ch_r9", payment_intent="pi_r9", amount=5000, amount_refunded=total
+        )
+        post_event(client, refund)
+    lost = se.charge_dispute_closed(
+        "dp_r9", charge="ch_r9", payment_intent="pi_r9", amount=500
+    )
+    assert post_event(client, lost).get_json()["result"] == "counted"
+    # 4000 refunded so far (the largest running total), then 500 disputed.
+    assert row(client, "spring")["refunded"] == {"usd": 4500}
+
+
 def test_a_lost_dispute_is_money_back_capped_with_refunds_and_a_won_one_is_not(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -215,7 +215,7 @@ MUTANTS = [
         ("tests/test_money_flows.py",),
     ),
     Mutant(
-        "a refund event counts again when repeated or overtaken",
+        "a stale running total lowers what a refund already counted",
         "landing/refund.lua",
         "if amount <= before then return 'unchanged' end",
         "if amount == before then return 'unchanged' end",
