@@ -26,7 +26,14 @@ from landing.headers import PreparedResponse, security_headers
 from landing.journal import Journal
 from landing.params import BadQuery
 from landing.runtime import ROOT, Runtime
-from landing.store import Store, StoreError, connect, refuse_cluster
+from landing.store import (
+    UNCONFIRMED_SHOWN,
+    UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS,
+    Store,
+    StoreError,
+    connect,
+    refuse_cluster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         retention_days=settings.session_retention_days,
         unconfirmed_days=settings.unconfirmed_days,
         zone=settings.zone,
+        unconfirmed_shown=UNCONFIRMED_SHOWN
+        if settings.webhook_secrets
+        else UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS,
     )
     journal = Journal(
         settings.journal_dir,

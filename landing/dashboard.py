@@ -259,10 +259,12 @@ def dashboard() -> Response:
         unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
         by_day = rt.store.daily(query.mode)
         compared, against = comparison(query, shown.totals, by_day)
-        expiring, _ = rt.store.unconfirmed(query.mode)
+        expiring, waiting = rt.store.unconfirmed(query.mode)
         abandoned = bool(shown.totals.abandoned)
         board = {
             "unconfirmed": {name: _expiry(ms) for name, ms in expiring.items()},
+            "unconfirmed_hidden": waiting - len(expiring),
+            "unconfirmed_total": waiting,
             "unconfirmed_days": rt.settings.unconfirmed_days,
             "abandoned": abandoned,
             "title": today_title(by_day, query, "Campaign scoreboard"),

@@ -43,10 +43,13 @@ When = date | str
 # Range sums kept per process: a few dashboards' views (each up to a few MB
 # with 10,000 campaigns).
 SUMS_KEPT = 8
-# Unconfirmed campaigns read for the scoreboard, latest landing first: a new
-# campaign's first landings show at once (a payment confirms it moments
-# later), and a flood of made-up ones costs the board a small bounded read.
-UNCONFIRMED_SHOWN = 100
+# Unconfirmed campaigns read for the scoreboard, latest landing first. With
+# webhooks a real campaign is unconfirmed only for the moments until its
+# first payment's event: a few show at once, and a flood of made-up ones
+# costs the board a small bounded read. Without webhooks nothing can confirm
+# a campaign, so the board reads many more.
+UNCONFIRMED_SHOWN = 25
+UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS = 1000
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -136,6 +139,7 @@ class Store:
         breaker: Breaker | None = None,
         unconfirmed_days: int = 14,
         zone: ZoneInfo | None = None,
+        unconfirmed_shown: int = UNCONFIRMED_SHOWN,
     ) -> None:
         self.redis = client
         self.breaker = breaker or Breaker()
@@ -144,6 +148,7 @@ class Store:
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
         self.zone = zone or ZoneInfo("UTC")
+        self.unconfirmed_shown = unconfirmed_shown
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
         self._refund = client.register_script(_script("refund.lua"))
@@ -400,7 +405,7 @@ class Store:
         numbers expire (latest landing first), and how many there are."""
         pipe = self.redis.pipeline(transaction=False)
         index = keys.unconfirmed(mode)
-        pipe.zrevrange(index, 0, UNCONFIRMED_SHOWN - 1, withscores=True)
+        pipe.zrevrange(index, 0, self.unconfirmed_shown - 1, withscores=True)
         pipe.zcard(index)
         shown, total = self._run(pipe)
         lifetime = self.unconfirmed_seconds * 1000
@@ -408,13 +413,15 @@ class Store:
 
     def _unconfirmed_daily(self, mode: str) -> dict[str, dict[str, Metrics]]:
         """Day → metrics of the unconfirmed campaigns shown: they are not on
-        the scoreboards until confirmed, and at most UNCONFIRMED_SHOWN of
+        the scoreboards until confirmed, and at most `unconfirmed_shown` of
         them are read, so a flood of made-up campaigns costs the board a
         bounded read (SPEC §8)."""
         names = cast(
             list[str],
             self._run_one(
-                lambda r: r.zrevrange(keys.unconfirmed(mode), 0, UNCONFIRMED_SHOWN - 1)
+                lambda r: r.zrevrange(
+                    keys.unconfirmed(mode), 0, self.unconfirmed_shown - 1
+                )
             ),
         )
         if not names:

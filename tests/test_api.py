@@ -378,8 +378,15 @@ def test_dashboard_paging_and_search(app: Flask, client: FlaskClient) -> None:
     for i in range(60):
         client.get(f"/thanks?session_id=cs_live_p{i}&utm_campaign=camp_{i:02d}")
     flush(app)
+    # Landings alone: the board shows the 25 most recent, and says so.
+    waiting = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
+    assert waiting.count('class="badge"') == 25
+    assert "60 campaigns have landings but no verified payment yet" in waiting
+    for i in range(60):  # as their payments would
+        rt(app).store.confirm_campaign("live", f"camp_{i:02d}")
     page1 = client.get("/dashboard", headers=AUTH).get_data(as_text=True)
     assert "Page 1 of 2" in page1
+    assert "no verified payment yet" not in page1
     found = client.get("/dashboard?q=camp_42", headers=AUTH).get_data(as_text=True)
     assert ">camp_42</a>" in found and ">camp_41</a>" not in found
 
