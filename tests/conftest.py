@@ -8,7 +8,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from landing import create_app, money, thanks
 from landing.devserver import EmbeddedServer
-from landing.runtime import Runtime
+from landing.runtime import ROOT, Runtime
 from landing.store import Store, connect
 
 try:
@@ -48,6 +48,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Where browser tests keep their screenshots, to be looked at.
+ARTIFACTS = ROOT / "test-artifacts"
+# Reports CSP violations as console errors, which every browser tab collects.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + e.blockedURI);
+});
+"""
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +130,21 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(app_env)
     yield app
     rt(app).journal.close(timeout=2)
+
+
+@pytest.fixture
+def make_app(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app with some settings changed (REPORT_TIMEZONE=…, …) on the
+    test's emptied store; each is closed after the test."""
+    made: list[Flask] = []
+
+    def make(**overrides: str) -> Flask:
+        made.append(create_app(settings_env(redis_url, tmp_path, **overrides)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        rt(app).journal.close(timeout=1)
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from landing import create_app
 from landing import stripe_events as se
 
-from conftest import AUTH, flush, post_event, rt, settings_env
+from conftest import AUTH, flush, post_event, rt
 
 
 def row_head(html: str, campaign: str) -> str:
@@ -77,17 +74,10 @@ def test_a_marketer_keeps_an_unconfirmed_campaign_from_its_page(
     assert client.post(url, data={"token": token.group(1)}).status_code == 401
 
 
-@pytest.fixture
-def no_webhooks(redis_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(settings_env(redis_url, tmp_path, STRIPE_WEBHOOK_SECRET=""))
-    rt(app).store.redis.flushall()
-    yield app
-    rt(app).journal.close(timeout=1)
-
-
 def test_without_a_webhook_secret_the_board_says_campaigns_expire(
-    no_webhooks: Flask,
+    make_app: Callable[..., Flask],
 ) -> None:
+    no_webhooks = make_app(STRIPE_WEBHOOK_SECRET="")
     client = no_webhooks.test_client()
     client.get("/thanks?session_id=cs_live_n1&utm_campaign=spring")
     flush(no_webhooks)

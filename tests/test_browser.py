@@ -21,9 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from landing.runtime import ROOT
-
-from conftest import PASSWORD, flush, post_event, session_event
+from conftest import ARTIFACTS, PASSWORD, REPORT_CSP, flush, post_event, session_event
 
 try:
     from playwright.sync_api import (
@@ -45,17 +43,10 @@ except ImportError:  # reported by the browser fixture, with the reason
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # A number changes on screen within this (dashboard.js polls every second).
 LIVE_TIMEOUT = 5000
-# Reports CSP violations as console errors, which every page fixture collects.
-REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", function (e) {
-  console.error("CSP violation: " + e.violatedDirective + " blocked " + e.blockedURI);
-});
-"""
 
 
 # -- the browser and the server ------------------------------------------------------

@@ -22,9 +22,8 @@ from PIL import Image
 
 from landing import stripe_events as se
 from landing.links import STRIPE_API_BASE
-from landing.runtime import ROOT
 
-from conftest import AUTH, PASSWORD, post_event
+from conftest import ARTIFACTS, AUTH, PASSWORD, REPORT_CSP, post_event
 from fake_stripe import API_KEY, FakeStripe, payment_link
 
 try:
@@ -43,15 +42,9 @@ except ImportError:  # reported by the browser fixture, with the reason
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 TIMEOUT = 5000
-REPORT_CSP = """
-document.addEventListener("securitypolicyviolation", function (e) {
-  console.error("CSP violation: " + e.violatedDirective + " blocked " + e.blockedURI);
-});
-"""
 LINK = "https://buy.stripe.com/test_eVa16Q1Vd7yU1Ne8ww"
 
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from landing import create_app
 from landing import stripe_events as se
 from landing.period import hour_starts, when_of
 
-from conftest import AUTH, flush, post_event, rt, settings_env
+from conftest import AUTH, flush, post_event
 
 
 @pytest.mark.parametrize(
@@ -42,17 +41,10 @@ def test_a_day_has_the_hours_its_zone_gives_it(
         ]
 
 
-@pytest.fixture
-def kolkata(redis_url: str, tmp_path: Any) -> Any:
-    app = create_app(settings_env(redis_url, tmp_path, REPORT_TIMEZONE="Asia/Kolkata"))
-    rt(app).store.redis.flushall()
-    yield app
-    rt(app).journal.close(timeout=1)
-
-
 def test_the_hourly_series_counts_a_landing_and_a_payment_in_their_hour(
-    kolkata: Flask,
+    make_app: Callable[..., Flask],
 ) -> None:
+    kolkata = make_app(REPORT_TIMEZONE="Asia/Kolkata")
     client: FlaskClient = kolkata.test_client()
     client.get("/thanks?session_id=cs_live_h1&utm_campaign=launch")
     flush(kolkata)
