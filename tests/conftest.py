@@ -133,6 +133,13 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def engine(redis_url: str) -> tuple[Store, redis.Redis]:
+    """A store and a raw client on it, for property tests that empty the
+    store themselves between examples (fixtures run once per test)."""
+    return Store(connect(redis_url)), redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
 def make_app(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """Build an app with some settings changed (REPORT_TIMEZONE=…, …) on the
     test's emptied store; each is closed after the test."""

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -207,11 +206,6 @@ def deliver(store: Store, ss: list[Session], order: list[Delivery]) -> None:
         else:
             outcome, day = outcomes_of(s)[d.step]
             store.record_outcome(outcome, day)
-
-
-@pytest.fixture
-def engine(redis_url: str) -> tuple[Store, redis.Redis]:
-    return Store(connect(redis_url)), redis.Redis.from_url(redis_url)
 
 
 @settings(

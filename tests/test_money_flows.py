@@ -19,7 +19,7 @@ from landing import stripe_events as se
 from landing.capture import landing_entry
 from landing.events import read_event
 from landing.reporting import rows
-from landing.store import Store, connect
+from landing.store import Store
 from landing.utm import Landing
 
 from conftest import AUTH, campaign_row, flush, post_event, scoreboard
@@ -428,11 +428,6 @@ def landing_of(s: Sale) -> dict[str, Any]:
         agent="test",
         url=s.sid,
     )
-
-
-@pytest.fixture
-def engine(redis_url: str) -> tuple[Store, redis.Redis]:
-    return Store(connect(redis_url)), redis.Redis.from_url(redis_url)
 
 
 @settings(
