@@ -850,3 +850,16 @@ def test_why_a_signature_is_refused(header: str | None, why: str) -> None:
     with pytest.raises(BadSignature) as refused:
         verify("{}", header)
     assert str(refused.value) == why
+
+
+@pytest.mark.parametrize(
+    ("created", "ok"),
+    [(0, True), (32_503_679_999, True), (32_503_680_000, False), (-1, False)],
+)
+def test_an_events_time_must_be_one_a_calendar_holds(created: int, ok: bool) -> None:
+    event = session(created=created)
+    if ok:
+        assert read_event(event) is not None
+    else:
+        with pytest.raises(BadEvent, match=r"^created is not a time Stripe"):
+            read_event(event)

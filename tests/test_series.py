@@ -4,41 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from landing import stripe_events as se
-from landing.period import hour_starts, when_of
+from landing.period import when_of
 
 from conftest import AUTH, flush, post_event
-
-
-@pytest.mark.parametrize(
-    ("zone", "day", "hours"),
-    [
-        ("Europe/Paris", date(2026, 3, 29), 23),  # clocks go forward
-        ("Europe/Paris", date(2026, 10, 25), 25),  # and back
-        ("Asia/Kolkata", date(2026, 3, 29), 24),  # a half-hour offset
-        ("UTC", date(2026, 3, 29), 24),
-    ],
-)
-def test_a_day_has_the_hours_its_zone_gives_it(
-    zone: str, day: date, hours: int
-) -> None:
-    starts = hour_starts([day], ZoneInfo(zone))
-    assert len(starts) == hours
-    assert starts[0] == datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone))
-    # Each count lands in the hour that contains it.
-    for start in starts:
-        inside = start.timestamp() + 1800
-        assert when_of(inside, ZoneInfo(zone)).split("@") == [
-            day.isoformat(),
-            str(int(start.timestamp())),
-        ]
 
 
 def test_the_hourly_series_counts_a_landing_and_a_payment_in_their_hour(
