@@ -26,6 +26,7 @@ from landing.chart import Chart, bar_chart
 from landing.live import PAGE_ARGS, Query, conditional
 from landing.money import format_money
 from landing.params import (
+    ascii_number,
     parse_descending,
     parse_flag,
     parse_mode,
@@ -447,9 +448,8 @@ def tv() -> Response:
 
 def _rotate_seconds(raw: str | None) -> int:
     default, least, most = TV_ROTATE_SECONDS
-    if raw and raw.isascii() and raw.isdigit() and len(raw) < 4:
-        return min(max(int(raw), least), most)
-    return default
+    seconds = ascii_number(raw, digits=3)
+    return default if seconds is None else min(max(seconds, least), most)
 
 
 def _when(query: Query) -> str:

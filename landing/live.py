@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Response, request
 
-from landing.params import parse_flag, parse_mode
+from landing.params import ascii_number, parse_flag, parse_mode
 from landing.period import parse_range, previous_range, today_in
 from landing.runtime import runtime
 from landing.store import Build, StoreError
@@ -119,12 +119,11 @@ def poll(build: Callable[[Query], Response], query: Query, digest: str) -> Respo
     # was emptied since: then its version is behind the client's).
     for tag in request.if_none_match.as_set(include_weak=True):
         held, _, held_digest = tag.partition("-")
+        held_version = ascii_number(held, digits=18)
         if (
             held_digest == digest
-            and held.isascii()
-            and held.isdigit()
-            and len(held) < 19
-            and shared.version < int(held) <= version
+            and held_version is not None
+            and shared.version < held_version <= version
         ):
             return _not_modified(tag)
     response = Response(shared.body, content_type=shared.content_type)
