@@ -35,11 +35,12 @@ def api_campaigns() -> Response:
 
     def build(query: Query) -> Response:
         store = runtime().store
-        by_campaign = store.scoreboard(query.mode, query.days)
+        pending = store.unconfirmed(query.mode)
+        by_campaign = store.scoreboard(query.mode, query.days, pending)
         body = scoreboard_json(by_campaign, query.span, query.timezone)
         body["mode"] = query.mode
         if compare:  # all time has nothing before it: null
-            by_day = store.daily(query.mode)
+            by_day = store.daily(query.mode, pending=pending)
             body["previous"] = previous_json(by_day, query.previous, query.today)
         if request.args.get("interval"):
             body["series"] = series_of(query, None)

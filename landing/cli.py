@@ -227,8 +227,9 @@ def _store() -> Store:
 def list_campaigns(mode: str) -> None:
     """Every campaign with its numbers; unconfirmed ones say when they expire."""
     store = _store()
-    board = store.scoreboard(mode, None)
-    expiring, total = store.unconfirmed(mode)
+    pending = store.unconfirmed(mode)
+    board = store.scoreboard(mode, None, pending)
+    expiring, total = pending.expires, pending.total
     click.echo(f"{'campaign':<40} {'landings':>9} {'conversions':>11}  state")
     for name, counters in rows(board):
         state = "confirmed"

@@ -49,6 +49,7 @@ from landing.reporting import (
     totals_of_days,
 )
 from landing.runtime import runtime
+from landing.store import Unconfirmed
 from landing.utm import UNATTRIBUTED
 
 bp = Blueprint("dashboard", __name__)
@@ -103,13 +104,14 @@ def charts(
     query: Query,
     currencies: list[str],
     campaign: str | None = None,
+    pending: Unconfirmed | None = None,
 ) -> list[Chart]:
     """Conversions, then revenue in up to three currencies: per hour for a
     range of up to a week, else per day; for all campaigns, or one."""
     days = query.days
     if days is not None and len(days) <= HOURLY_CHART_DAYS:
         store, zone = runtime().store, runtime().settings.zone
-        by_hour = store.hourly(query.mode, days, campaign)
+        by_hour = store.hourly(query.mode, days, campaign, pending)
         points = series(by_hour, hour_starts(days, zone))
         for point in points:  # "2026-11-30 14:00", the hour's local start
             point["start"] = point["start"][:16].replace("T", " ")
@@ -245,7 +247,8 @@ def render_board(
 def dashboard() -> Response:
     def build(query: Query) -> Response:
         rt = runtime()
-        by_campaign = rt.store.scoreboard(query.mode, query.days)
+        pending = rt.store.unconfirmed(query.mode)  # read once, used thrice
+        by_campaign = rt.store.scoreboard(query.mode, query.days, pending)
         desc = parse_descending(request.args.get("dir"))
         shown = select(
             by_campaign,
@@ -258,14 +261,13 @@ def dashboard() -> Response:
         sort, currencies = shown.sort, shown.currencies
         first_run = shown.totals.empty and query.span.all_time
         unattributed = by_campaign.get(UNATTRIBUTED, {}).get("conversions", 0)
-        by_day = rt.store.daily(query.mode)
+        by_day = rt.store.daily(query.mode, pending=pending)
         compared, against = comparison(query, shown.totals, by_day)
-        expiring, waiting = rt.store.unconfirmed(query.mode)
         abandoned = bool(shown.totals.abandoned)
         board = {
-            "unconfirmed": {name: _expiry(ms) for name, ms in expiring.items()},
-            "unconfirmed_hidden": waiting - len(expiring),
-            "unconfirmed_total": waiting,
+            "unconfirmed": {n: _expiry(ms) for n, ms in pending.expires.items()},
+            "unconfirmed_hidden": pending.total - len(pending.expires),
+            "unconfirmed_total": pending.total,
             "unconfirmed_days": rt.settings.unconfirmed_days,
             "abandoned": abandoned,
             "title": today_title(by_day, query, "Campaign scoreboard"),
@@ -278,7 +280,7 @@ def dashboard() -> Response:
             "totals": shown.totals,
             "shown_totals": shown.shown_totals,
             "coverage": _coverage(shown.totals.conversions, unattributed),
-            "charts": charts(by_day, query, currencies),
+            "charts": charts(by_day, query, currencies, pending=pending),
             "strip": launch_strip(query),
             "currencies": currencies,
             "columns": COLUMNS
@@ -343,8 +345,7 @@ def campaign_page(campaign: str) -> Response:
             (dim, BREAKDOWN_LABELS[dim], rows(detail.breakdown.get(dim, {})))
             for dim in BREAKDOWNS
         ]
-        expiring, _ = runtime().store.unconfirmed(query.mode)
-        expires = expiring.get(campaign)
+        expires = runtime().store.expires(query.mode, campaign)
         board = {
             "title": today_title(by_day, query, campaign),
             "changes": compared,
@@ -421,12 +422,13 @@ def tv() -> Response:
 
     def build(query: Query) -> Response:
         rt = runtime()
-        by_campaign = rt.store.scoreboard(query.mode, query.days)
+        pending = rt.store.unconfirmed(query.mode)
+        by_campaign = rt.store.scoreboard(query.mode, query.days, pending)
         raw = added(by_campaign.values())
         totals = Counters.from_metrics(raw)
         currencies = currency_order(raw)
         top = select(by_campaign, per_page=TV_CAMPAIGNS).rows
-        by_day = rt.store.daily(query.mode)
+        by_day = rt.store.daily(query.mode, pending=pending)
         board = {
             "title": today_title(by_day, query, "Wall screen"),
             "when": _when(query),
@@ -435,7 +437,7 @@ def tv() -> Response:
             "big": currencies[:TV_BIG_CURRENCIES],
             "small": currencies[TV_BIG_CURRENCIES:],
             "top": top,
-            "charts": charts(by_day, query, [])[:1],
+            "charts": charts(by_day, query, [], pending=pending)[:1],
             "live_url": this_url(fragment="board"),
             "etag": f'W/"{query.etag}"',
         }

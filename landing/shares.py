@@ -244,8 +244,10 @@ def shared_board(token: str) -> Response:
 
 def _every_campaign(query: Query) -> dict[str, Any]:
     store = runtime().store
-    shown = select(store.scoreboard(query.mode, query.days), per_page=SHARED_ROWS)
-    by_day = store.daily(query.mode)
+    pending = store.unconfirmed(query.mode)
+    by_campaign = store.scoreboard(query.mode, query.days, pending)
+    shown = select(by_campaign, per_page=SHARED_ROWS)
+    by_day = store.daily(query.mode, pending=pending)
     compared, against = comparison(query, shown.totals, by_day)
     return {
         "title": today_title(by_day, query, "Live scoreboard"),

@@ -121,6 +121,17 @@ class Build:
 
 
 @dataclass(frozen=True)
+class Unconfirmed:
+    """The unconfirmed campaigns a board shows: when each one's numbers
+    expire (ms), how many there are in all, and the shown ones' numbers by
+    day."""
+
+    expires: dict[str, float]
+    total: int
+    daily: dict[str, dict[str, Metrics]]
+
+
+@dataclass(frozen=True)
 class CampaignDetail:
     """One campaign's raw counters: totals, per day, per breakdown value."""
 
@@ -371,8 +382,14 @@ class Store:
         pipe.expire(key, seconds)
         pipe.execute()
 
-    def scoreboard(self, mode: str, days: Sequence[date] | None) -> dict[str, Metrics]:
-        """Campaign → metrics, all time (days None) or summed over days.
+    def scoreboard(
+        self,
+        mode: str,
+        days: Sequence[date] | None,
+        pending: Unconfirmed | None = None,
+    ) -> dict[str, Metrics]:
+        """Campaign → metrics, all time (days None) or summed over days, with
+        the unconfirmed campaigns shown (`pending`, read here if not given).
 
         A range costs one round trip in the steady state: the days before
         the last are summed once and reused until one of them changes (their
@@ -390,7 +407,8 @@ class Store:
             _add_flat(flat, last)
             board = _nest(flat)
         wanted = None if days is None else {d.isoformat() for d in days}
-        for campaign, by_day in self._unconfirmed_daily(mode).items():
+        pending = pending or self.unconfirmed(mode)
+        for campaign, by_day in pending.daily.items():
             metrics: Metrics = {}
             for day, day_metrics in by_day.items():
                 if wanted is None or day in wanted:
@@ -400,34 +418,29 @@ class Store:
                 board[campaign] = metrics
         return board
 
-    def unconfirmed(self, mode: str) -> tuple[dict[str, float], int]:
-        """The unconfirmed campaigns shown, each with the time (ms) its
-        numbers expire (latest landing first), and how many there are."""
+    def unconfirmed(self, mode: str) -> Unconfirmed:
+        """The unconfirmed campaigns shown and their numbers: they are not on
+        the scoreboards until confirmed, and at most `unconfirmed_shown` of
+        them are read, latest landing first, so a flood of made-up campaigns
+        costs the board a bounded read (SPEC §8). A view that needs them in
+        several reads reads them once and passes them on."""
         pipe = self.redis.pipeline(transaction=False)
         index = keys.unconfirmed(mode)
         pipe.zrevrange(index, 0, self.unconfirmed_shown - 1, withscores=True)
         pipe.zcard(index)
         shown, total = self._run(pipe)
         lifetime = self.unconfirmed_seconds * 1000
-        return {name: last + lifetime for name, last in shown}, int(total)
+        expires = {name: last + lifetime for name, last in shown}
+        hashes = self._hgetall_many(keys.campaign_daily(mode, c) for c in expires)
+        daily = {c: _by_day(h) for c, h in zip(expires, hashes, strict=True) if h}
+        return Unconfirmed(expires=expires, total=int(total), daily=daily)
 
-    def _unconfirmed_daily(self, mode: str) -> dict[str, dict[str, Metrics]]:
-        """Day → metrics of the unconfirmed campaigns shown: they are not on
-        the scoreboards until confirmed, and at most `unconfirmed_shown` of
-        them are read, so a flood of made-up campaigns costs the board a
-        bounded read (SPEC §8)."""
-        names = cast(
-            list[str],
-            self._run_one(
-                lambda r: r.zrevrange(
-                    keys.unconfirmed(mode), 0, self.unconfirmed_shown - 1
-                )
-            ),
-        )
-        if not names:
-            return {}
-        hashes = self._hgetall_many(keys.campaign_daily(mode, c) for c in names)
-        return {c: _by_day(h) for c, h in zip(names, hashes, strict=True) if h}
+    @guarded
+    def expires(self, mode: str, campaign: str) -> float | None:
+        """When an unconfirmed campaign's numbers expire (ms); None when it
+        is confirmed or unknown."""
+        last = self.redis.zscore(keys.unconfirmed(mode), campaign)
+        return None if last is None else float(last) + self.unconfirmed_seconds * 1000
 
     def _sum_of_days(
         self, mode: str, names: list[str], versions: tuple[str | None, ...]
@@ -449,12 +462,19 @@ class Store:
                 self._sums.popitem(last=False)
         return flat
 
-    def daily(self, mode: str, campaign: str | None = None) -> dict[str, Metrics]:
-        """Day → metrics, overall or for one campaign; only days with data."""
+    def daily(
+        self,
+        mode: str,
+        campaign: str | None = None,
+        pending: Unconfirmed | None = None,
+    ) -> dict[str, Metrics]:
+        """Day → metrics, overall (the unconfirmed campaigns shown included:
+        `pending`, read here if not given) or for one campaign; only days
+        with data."""
         if campaign is not None:
             return _by_day(self._hgetall(keys.campaign_daily(mode, campaign)))
         out = _by_day(self._hgetall(keys.daily(mode)))
-        for by_day in self._unconfirmed_daily(mode).values():
+        for by_day in (pending or self.unconfirmed(mode)).daily.values():
             for day, metrics in by_day.items():
                 into = out.setdefault(day, {})
                 for metric, value in metrics.items():
@@ -462,16 +482,21 @@ class Store:
         return out
 
     def hourly(
-        self, mode: str, days: Sequence[date], campaign: str | None = None
+        self,
+        mode: str,
+        days: Sequence[date],
+        campaign: str | None = None,
+        pending: Unconfirmed | None = None,
     ) -> dict[str, Metrics]:
         """Hour start (epoch seconds) → metrics over the days, for one
-        campaign or every campaign (the unconfirmed shown ones included)."""
+        campaign or every campaign (the unconfirmed shown ones included:
+        `pending`, read here if not given)."""
         names = [d.isoformat() for d in days]
         if campaign is not None:
             wanted = [keys.campaign_hours(mode, campaign, d) for d in names]
         else:
             wanted = [keys.hours(mode, d) for d in names]
-            for name in self._unconfirmed_daily(mode):
+            for name in (pending or self.unconfirmed(mode)).daily:
                 wanted += [keys.campaign_hours(mode, name, d) for d in names]
         out: dict[str, Metrics] = {}
         for fields in self._hgetall_many(wanted):

@@ -64,10 +64,10 @@ def test_a_marketer_keeps_an_unconfirmed_campaign_from_its_page(
     url = action.group(1).replace("&amp;", "&")
     # A form from elsewhere has no token: refused, nothing changes.
     assert client.post(url, data={"token": "0" * 64}, headers=AUTH).status_code == 400
-    assert "offline_ad" in rt(app).store.unconfirmed("live")[0]
+    assert "offline_ad" in rt(app).store.unconfirmed("live").expires
     done = client.post(url, data={"token": token.group(1)}, headers=AUTH)
     assert done.status_code == 303
-    assert "offline_ad" not in rt(app).store.unconfirmed("live")[0]
+    assert "offline_ad" not in rt(app).store.unconfirmed("live").expires
     after = client.get("/dashboard/campaigns/offline_ad", headers=AUTH)
     assert "Keep this campaign" not in after.get_data(as_text=True)
     # Without credentials the form is refused like every marketer's route.

@@ -67,8 +67,7 @@ def test_junk_campaigns_expire_by_themselves_and_leave_the_scoreboard(
     entries += [landing(None, "junk_visitor")]
     assert store.record_landings(entries, rate_limit=0) == ["counted"] * 21
     assert "junk_3" in store.scoreboard("live", None)
-    _, total = store.unconfirmed("live")
-    assert total == 21
+    assert store.unconfirmed("live").total == 21
     # Nothing persistent holds what they wrote: every key expires, but the
     # mode's version counter (and the last minutes' counters last 3 hours).
     persistent = [k for k in raw.keys("*") if raw.ttl(k) == -1]
