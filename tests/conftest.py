@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from landing import create_app, money, thanks
 from landing.devserver import EmbeddedServer
+from landing.reporting import AMOUNTS, COUNTERS
 from landing.runtime import ROOT, Runtime
 from landing.store import Store, connect
 
@@ -241,6 +242,13 @@ def scoreboard(client: FlaskClient, query: str = "") -> dict[str, Any]:
     assert response.status_code == 200, response.data
     body: dict[str, Any] = response.get_json()
     return body
+
+
+def counters_json(**values: Any) -> dict[str, Any]:
+    """A row's counters as the API gives them (SPEC §6): zero unless given."""
+    zero: dict[str, Any] = {name: 0 for name in COUNTERS}
+    zero.update({amount: {} for amount in AMOUNTS})
+    return {**zero, **values}
 
 
 def campaign_row(board: dict[str, Any], name: str) -> dict[str, Any] | None:

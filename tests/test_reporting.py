@@ -23,6 +23,8 @@ from landing.reporting import (
     select,
 )
 
+from conftest import counters_json
+
 TODAY = date(2026, 11, 27)
 
 
@@ -210,18 +212,14 @@ def test_counters_read_every_counter_and_revenue_in_currency_order() -> None:
         landings=7, conversions=3, pending=2, failed=1, revenue={"eur": 300, "usd": 500}
     )
     assert list(c.revenue) == ["eur", "usd"]
-    assert c.as_json() == {
-        "landings": 7,
-        "conversions": 3,
-        "pending": 2,
-        "failed": 1,
-        "abandoned": 0,
-        "renewals": 0,
-        "refunds": 0,
-        "revenue": {"eur": 300, "usd": 500},
-        "refunded": {},
-        "net_revenue": {"eur": 300, "usd": 500},
-    }
+    assert c.as_json() == counters_json(
+        landings=7,
+        conversions=3,
+        pending=2,
+        failed=1,
+        revenue={"eur": 300, "usd": 500},
+        net_revenue={"eur": 300, "usd": 500},
+    )
 
 
 def test_the_scoreboard_json_is_spec_6s() -> None:
@@ -238,43 +236,22 @@ def test_the_scoreboard_json_is_spec_6s() -> None:
         "campaigns": [
             {
                 "campaign": "spring",
-                "landings": 3,
-                "conversions": 2,
-                "pending": 0,
-                "failed": 0,
-                "abandoned": 0,
-                "renewals": 0,
-                "refunds": 0,
-                "revenue": {"usd": 4000},
-                "refunded": {},
-                "net_revenue": {"usd": 4000},
+                **counters_json(
+                    landings=3,
+                    conversions=2,
+                    revenue={"usd": 4000},
+                    net_revenue={"usd": 4000},
+                ),
             },
-            {
-                "campaign": "autumn",
-                "landings": 4,
-                "conversions": 0,
-                "pending": 1,
-                "failed": 0,
-                "abandoned": 0,
-                "renewals": 0,
-                "refunds": 0,
-                "revenue": {},
-                "refunded": {},
-                "net_revenue": {},
-            },
+            {"campaign": "autumn", **counters_json(landings=4, pending=1)},
         ],
-        "totals": {
-            "landings": 7,
-            "conversions": 2,
-            "pending": 1,
-            "failed": 0,
-            "abandoned": 0,
-            "renewals": 0,
-            "refunds": 0,
-            "revenue": {"usd": 4000},
-            "refunded": {},
-            "net_revenue": {"usd": 4000},
-        },
+        "totals": counters_json(
+            landings=7,
+            conversions=2,
+            pending=1,
+            revenue={"usd": 4000},
+            net_revenue={"usd": 4000},
+        ),
     }
     all_time = scoreboard_json({}, Range(), "UTC")
     assert (all_time["from"], all_time["to"], all_time["campaigns"]) == (None, None, [])
@@ -285,18 +262,7 @@ def test_a_daily_series_has_every_day_of_a_range_or_each_day_with_data() -> None
         "2026-11-27": {"conversions": 1, "revenue:usd": 900},
         "2026-11-25": {"landings": 2},
     }
-    zero = {
-        "landings": 0,
-        "conversions": 0,
-        "pending": 0,
-        "failed": 0,
-        "abandoned": 0,
-        "renewals": 0,
-        "refunds": 0,
-        "revenue": {},
-        "refunded": {},
-        "net_revenue": {},
-    }
+    zero = counters_json()
     day25 = {**zero, "date": "2026-11-25", "landings": 2}
     usd = {"usd": 900}
     day27 = {
@@ -318,32 +284,8 @@ def test_a_daily_series_has_every_day_of_a_range_or_each_day_with_data() -> None
 def test_breakdown_rows_are_ranked_values() -> None:
     by_value = {"ads": {"landings": 1}, "newsletter": {"conversions": 1}, "x": {}}
     assert breakdown_rows(by_value) == [
-        {
-            "value": "newsletter",
-            "landings": 0,
-            "conversions": 1,
-            "pending": 0,
-            "failed": 0,
-            "abandoned": 0,
-            "renewals": 0,
-            "refunds": 0,
-            "revenue": {},
-            "refunded": {},
-            "net_revenue": {},
-        },
-        {
-            "value": "ads",
-            "landings": 1,
-            "conversions": 0,
-            "pending": 0,
-            "failed": 0,
-            "abandoned": 0,
-            "renewals": 0,
-            "refunds": 0,
-            "revenue": {},
-            "refunded": {},
-            "net_revenue": {},
-        },
+        {"value": "newsletter", **counters_json(conversions=1)},
+        {"value": "ads", **counters_json(landings=1)},
     ]
 
 
