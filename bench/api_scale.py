@@ -88,7 +88,7 @@ from bench.harness import (
 from landing import keys as K
 from landing.breaker import Breaker
 from landing.events import Outcome
-from landing.store import Store, connect
+from landing.store import Store, node_client
 
 SOURCES = ("newsletter", "ads", "social")
 OUTCOME_THREADS = 4  # record_outcome calls in flight beside the landings
@@ -524,7 +524,7 @@ def main() -> int:
                 JOURNAL_DIR=str(bench.tmp / f"journal-{name.lower()}"),
             )
             # The product's own client settings, with room for big batches.
-            client = connect(store_server.url)
+            client = node_client(store_server.url)
             client.connection_pool.connection_kwargs["socket_timeout"] = 60
             sides.append(Side(name, server, client))
         a, b = sides

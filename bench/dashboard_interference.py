@@ -69,7 +69,7 @@ from bench.harness import (
     run_load,
     timed_gets,
 )
-from landing.store import connect
+from landing.store import node_client
 
 CAMPAIGN = "bench_interference"
 TARGET_RATIO = 0.90
@@ -244,7 +244,7 @@ def main() -> int:
     with Bench("interference", keep=args.keep) as bench:
         store_server = bench.start_store()
         server = bench.start_server("landing")
-        client = connect(store_server.url)
+        client = node_client(store_server.url)
         client.connection_pool.connection_kwargs["socket_timeout"] = 60
         started = time.monotonic()
         landed, paid = preload(

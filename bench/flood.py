@@ -51,7 +51,7 @@ from bench.harness import (
     wait_until,
 )
 from landing import keys
-from landing.store import connect
+from landing.store import node_client
 
 
 def footprint(client: redis.Redis) -> tuple[int, int, list[int]]:
@@ -124,7 +124,7 @@ def main() -> int:
     with Bench("flood", keep=args.keep) as bench:
         store_server = bench.start_store()
         server = bench.start_server("landing")
-        client = connect(store_server.url)
+        client = node_client(store_server.url)
         client.connection_pool.connection_kwargs["socket_timeout"] = 120
         preload(loading_store(client), range(1), args.campaigns, days, 5, 1000)
         # The preloaded campaigns are real ones: a payment confirmed each.

@@ -32,7 +32,6 @@ from landing.store import (
     Store,
     StoreError,
     connect,
-    refuse_cluster,
 )
 
 log = logging.getLogger(__name__)
@@ -59,10 +58,11 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         app.wsgi_app, settings.trusted_proxy_hops
     )
 
-    client = connect(settings.redis_url, tls_verify=settings.redis_tls_verify)
-    refuse_cluster(client)
+    tls_verify = settings.redis_tls_verify
     store = Store(
-        client,
+        connect(settings.redis_url, tls_verify=tls_verify),
+        url=settings.redis_url,
+        tls_verify=tls_verify,
         retention_days=settings.session_retention_days,
         unconfirmed_days=settings.unconfirmed_days,
         zone=settings.zone,
@@ -70,6 +70,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         if settings.webhook_secrets
         else UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS,
     )
+    moved = store.migrate_layout()
+    if moved:
+        app.logger.warning("renamed %d keys to the cluster-ready layout", moved)
     journal = Journal(
         settings.journal_dir,
         sink(store, settings.landing_rate_limit),

@@ -91,10 +91,12 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
         except (redis.ConnectionError, redis.TimeoutError):
             breaker.record(ok=False)
             raise
-        except BaseException:
+        except BaseException as error:
             # The store answered (an error reply such as OOM): no outage.
             # Unrecorded, a half-open breaker would stay open for good.
             breaker.record(ok=True)
+            if isinstance(error, redis.exceptions.MovedError):
+                args[0].found_cluster()  # type: ignore[attr-defined]
             raise
         finally:
             breaker.release()

@@ -231,9 +231,15 @@ end
 -- merchant's own, kept for the export and never read.
 local TOKEN_FIELDS = {'campaign', 'source', 'medium', 'content', 'term'}
 
-local function adopt_token(mode, s, skey, reference)
-  if reference == '' or s.token_campaign then return end
-  local link = hgetall(KEY.token(reference))
+-- `link` is the token's record as the caller read it (a token lives in a
+-- slot of its own, and never changes once written), or nil.
+local function token_of(raw)
+  if raw == nil or raw == '' then return nil end
+  return cjson.decode(raw)
+end
+
+local function adopt_token(mode, s, skey, link)
+  if not link or s.token_campaign then return end
   if not link.campaign then return end
   local changes, flat = {}, {}
   for _, f in ipairs(TOKEN_FIELDS) do

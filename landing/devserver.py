@@ -184,6 +184,9 @@ class EmbeddedCluster:
             EmbeddedServer(
                 Path(directory) / f"node{n}",
                 port=free_cluster_port(),
+                # Each node keeps an AOF, so one restarted mid-traffic
+                # comes back with its data, as a managed node does.
+                persistent=True,
                 extra_args=self.NODE_ARGS,
             )
             for n in range(masters)
@@ -206,18 +209,40 @@ class EmbeddedCluster:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", n * share, last)
             for node in self.nodes[1:]:
                 clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
-            deadline = time.monotonic() + timeout
-            while not all(
-                b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO")
-                for c in clients
-            ):
+        finally:
+            for client in clients:
+                client.close()
+        self.wait_ok(timeout)
+        return self
+
+    def wait_ok(self, timeout: float = 20.0) -> None:
+        """Until every node says the cluster serves all its slots."""
+        clients: list[Any] = [redis.Redis(port=node.port) for node in self.nodes]
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                with contextlib.suppress(redis.RedisError):
+                    if all(
+                        b"cluster_state:ok" in c.execute_command("CLUSTER", "INFO")
+                        for c in clients
+                    ):
+                        return
                 if time.monotonic() > deadline:
-                    raise EmbeddedServerError("the cluster did not come up in time")
+                    raise EmbeddedServerError("the cluster is not ok in time")
                 time.sleep(0.1)
         finally:
             for client in clients:
                 client.close()
-        return self
+
+    def node_of(self, key: str) -> EmbeddedServer:
+        """The node serving a key's hash slot."""
+        client: Any = redis.Redis(port=self.nodes[0].port)
+        try:
+            slot = client.execute_command("CLUSTER", "KEYSLOT", key)
+        finally:
+            client.close()
+        share = self.SLOTS // len(self.nodes)
+        return self.nodes[min(int(slot) // share, len(self.nodes) - 1)]
 
     def stop(self) -> None:
         for node in self.nodes:

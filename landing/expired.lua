@@ -2,17 +2,20 @@
 -- it was started from one of our tagged links, it counts as abandoned in the
 -- link's campaign, once, on the event's day.
 -- ARGV: mode, session id, payment_link, client_reference_id, when, event time
--- (ms), now (ms), session retention (s), UNCONFIRMED_DAYS (s).
+-- (ms), now (ms), session retention (s), UNCONFIRMED_DAYS (s), the
+-- reference's link token record as JSON ("" when none).
+-- KEYS[1]: the session's key (the call's hash slot: the mode's).
 -- Returns counted, or unchanged (not a token of ours, or already counted).
 local mode, sid, payment_link, reference = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local when, at_ms = ARGV[5], tonumber(ARGV[6])
 CFG.now_ms, CFG.retention = tonumber(ARGV[7]), tonumber(ARGV[8])
 CFG.unconfirmed = tonumber(ARGV[9])
+local token = token_of(ARGV[10])
 
 local skey = KEY.session(mode, sid)
 local s = hgetall(skey)
 if s.abandoned or s.status then return 'unchanged' end
-adopt_token(mode, s, skey, reference)
+adopt_token(mode, s, skey, token)
 if not s.token_campaign then return 'unchanged' end
 s.payment_link, s.abandoned = payment_link, '1'
 contribute(mode, s, skey, when, 'abandoned', 1)

@@ -1,7 +1,13 @@
 """Every Redis key the product writes, named once, for Python and Lua alike.
 
 ``{mode}`` is ``live`` or ``test``, ``{campaign}`` a campaign, ``{day}`` a day
-in REPORT_TIMEZONE as YYYY-MM-DD. Counters are hashes of integers whose
+in REPORT_TIMEZONE as YYYY-MM-DD.
+
+The mode is a Redis Cluster hash tag: every key of a mode's counting model
+(``landing:{live}:…``) lives in one hash slot, so each script call, which
+touches one mode, stays in one slot on a cluster (SPEC §7). Keys that only
+Python reads one at a time (links, tokens, shares) carry no tag and spread
+over the slots. Counters are hashes of integers whose
 fields fall away at zero. The store builds keys with these functions, the
 Lua scripts with the same templates (``lua_prelude``), and tests and
 benchmarks read through them too, so a key's name lives here alone.
@@ -100,7 +106,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{mode}:view:{digest}:claim",
         "held for a moment by whoever rebuilds that view",
     ),
-    "ratelimit": ("ratelimit:{client}:{minute}", "landings one client added"),
+    "ratelimit": (
+        "{mode}:ratelimit:{client}:{minute}",
+        "landings one client added in a minute",
+    ),
+    "layout_lock": (
+        "layout:lock",
+        "held while one process renames keys of the layout before hash tags "
+        "(Store.migrate_layout)",
+    ),
     # -- shares
     "share": (
         "share:{digest}",
@@ -126,7 +140,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
+def slot_tag(mode: str) -> str:
+    """The hash tag that keeps a mode's keys in one slot."""
+    return "{" + mode + "}"
+
+
 def _key(name: str, **parts: object) -> str:
+    if "mode" in parts:
+        parts["mode"] = slot_tag(str(parts["mode"]))
     return PREFIX + TEMPLATES[name][0].format(**parts)
 
 
@@ -222,8 +243,12 @@ def view_claim(mode: str, digest: str) -> str:
     return _key("view_claim", mode=mode, digest=digest)
 
 
-def ratelimit(client: str, minute: int) -> str:
-    return _key("ratelimit", client=client, minute=minute)
+def ratelimit(mode: str, client: str, minute: int) -> str:
+    return _key("ratelimit", mode=mode, client=client, minute=minute)
+
+
+def layout_lock() -> str:
+    return _key("layout_lock")
 
 
 # -- shares
@@ -256,7 +281,8 @@ def link_domains() -> str:
 def lua_prelude() -> str:
     """``KEY.<name>(...)`` for the scripts, from the same templates.
 
-    Each placeholder becomes a parameter, in the order it appears.
+    Each placeholder becomes a parameter, in the order it appears; the
+    mode is wrapped in its hash tag, as in Python.
     """
     lines = ["local KEY = {}"]
     for name, (template, _) in TEMPLATES.items():
@@ -269,7 +295,10 @@ def lua_prelude() -> str:
             params.append(param)
             if before:
                 pieces.append(repr(before))
-            pieces.append(f"tostring({param})")
+            if param == "mode":  # the slot's hash tag, as slot_tag() makes it
+                pieces.append(f"'{{' .. tostring({param}) .. '}}'")
+            else:
+                pieces.append(f"tostring({param})")
         if rest:
             pieces.append(repr(rest))
         body = " .. ".join(pieces)

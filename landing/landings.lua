@@ -1,10 +1,13 @@
--- Count a batch of landings from the journal, atomically and idempotently.
+-- Count a batch of landings from the journal, atomically and idempotently;
+-- every landing of a batch is of one mode (the store splits batches), so a
+-- call stays in that mode's hash slot.
 -- ARGV[1] now (ms), ARGV[2] session retention (s), ARGV[3] landings one
 -- client may add per minute (0: no limit), ARGV[4] UNCONFIRMED_DAYS (s),
 -- ARGV[5] REPORT_TIMEZONE's UTC offset (s) for the batch's hours,
 -- ARGV[6..] one JSON landing each: {ts (ms), day, mode, sid? or visitor
 -- (and visitor_prev near a salt's rotation), client?, campaign?, source?, ...}.
 -- Returns one word per landing: counted, duplicate or limited.
+-- KEYS[1]: the mode's version key (the call's hash slot: the mode's).
 CFG.now_ms = tonumber(ARGV[1])
 CFG.retention = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
@@ -42,7 +45,7 @@ for i = 6, #ARGV do
   local joins_payment = skey and redis.call('HEXISTS', skey, 'status') == 1
   if result == 'counted' and limit > 0 and type(e.client) == 'string'
       and not joins_payment then
-    local rkey = KEY.ratelimit(e.client, math.floor(e.ts / 60000))
+    local rkey = KEY.ratelimit(mode, e.client, math.floor(e.ts / 60000))
     local n = redis.call('INCR', rkey)
     if n == 1 then redis.call('EXPIRE', rkey, 120) end
     if n > limit then result = 'limited' end

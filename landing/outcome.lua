@@ -2,7 +2,9 @@
 -- ARGV: mode, session id, status (pending|paid|failed), amount_total,
 -- currency, payment_link, client_reference_id, when (`{day}@{hour}`), event
 -- time (ms), now (ms),
--- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription.
+-- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription,
+-- the client_reference_id's link token record as JSON ("" when it is none).
+-- KEYS[1]: the session's key (the call's hash slot: the mode's).
 -- Returns: counted (new outcome), changed (pending became paid or failed) or
 -- unchanged (a duplicate, or news older than what we hold).
 local mode, sid, status = ARGV[1], ARGV[2], ARGV[3]
@@ -12,6 +14,7 @@ local day = split_when(when)
 CFG.now_ms, CFG.retention = tonumber(ARGV[10]), tonumber(ARGV[11])
 CFG.unconfirmed = tonumber(ARGV[12])
 local payment_intent, subscription = ARGV[13], ARGV[14]
+local token = token_of(ARGV[15])
 
 local skey = KEY.session(mode, sid)
 local s = hgetall(skey)
@@ -25,7 +28,7 @@ if amount and currency ~= '' then
   s.amount_total, s.currency = tostring(amount), currency
 end
 if payment_intent ~= '' then s.payment_intent = payment_intent end
-adopt_token(mode, s, skey, reference)
+adopt_token(mode, s, skey, token)
 if subscription ~= '' then s.subscription = subscription end
 if was then
   contribute(mode, s, skey, s.outcome_when or s.outcome_day, METRIC[was], -1)

@@ -6,6 +6,7 @@
 -- UNCONFIRMED_DAYS (s).
 -- Returns counted, unchanged, or pending (its payment is not counted (yet):
 -- kept for SESSION_RETENTION_DAYS in case it is).
+-- KEYS[1]: the payment's key (the call's hash slot: the mode's).
 local mode, payment_intent, charge = ARGV[1], ARGV[2], ARGV[3]
 local what, id, amount, when = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
 CFG.now_ms, CFG.retention = tonumber(ARGV[8]), tonumber(ARGV[9])

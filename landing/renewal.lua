@@ -5,6 +5,7 @@
 -- amount_paid, currency, payment (PaymentIntent or charge, may be ""), when,
 -- now (ms), session retention (s), UNCONFIRMED_DAYS (s).
 -- Returns counted, unchanged or pending (its session is not known yet).
+-- KEYS[1]: the subscription's key (the call's hash slot: the mode's).
 local mode, what, subscription, invoice = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local r = {amount = tonumber(ARGV[5]), currency = ARGV[6], payment = ARGV[7],
   when = ARGV[8]}

@@ -33,6 +33,7 @@ from landing.events import (
     Renewal,
     SubscriptionEnded,
 )
+from landing.linkrules import is_token
 from landing.period import utc_offset
 
 Metrics = dict[str, int]
@@ -61,8 +62,12 @@ def _script(name: str) -> str:
     return keys.lua_prelude() + common + "\n" + own
 
 
-def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
-    """One client per process, shared by threads; bounded waits everywhere."""
+# A single Redis or Valkey, or a Redis Cluster / Valkey cluster (the server
+# says which: connect()). Every call the store makes works on both.
+Client = redis.Redis | redis.RedisCluster
+
+
+def _options(url: str, tls_verify: bool) -> dict[str, Any]:
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_connect_timeout": 1.0,
@@ -83,31 +88,42 @@ def connect(url: str, *, tls_verify: bool = True) -> redis.Redis:
         # Managed add-ons present self-signed certificates.
         options["ssl_cert_reqs"] = "none"
         options["ssl_check_hostname"] = False
-    return redis.Redis.from_url(url, **options)
+    return options
 
 
-class ClusterNotSupported(RuntimeError):
-    """REDIS_URL names a node of a Redis Cluster, which landing cannot use yet."""
+def connect(url: str, *, tls_verify: bool = True) -> Client:
+    """One client per process, shared by threads; bounded waits everywhere.
 
-
-def refuse_cluster(client: redis.Redis) -> None:
-    """Fail at start, saying why, when the store is a Redis Cluster node.
-
-    The scripts touch keys in many hash slots, which a cluster refuses
-    (CROSSSLOT) at the first landing; better a clear message at boot. A
-    store that does not answer now is not waited for: the thank-you page
-    must start and keep its promises while the store is away.
+    A cluster node is recognised by what the server says (``INFO cluster``),
+    so the same REDIS_URL setting serves both; a store that does not answer
+    now is taken for a single node (the store finds out later: Store.found_cluster).
     """
+    client = node_client(url, tls_verify=tls_verify)
+    if not _is_cluster(client):
+        return client
+    client.close()
+    return cluster_client(url, tls_verify=tls_verify)
+
+
+def node_client(url: str, *, tls_verify: bool = True) -> redis.Redis:
+    """A client of one server, with the product's settings."""
+    return redis.Redis.from_url(url, **_options(url, tls_verify))
+
+
+def cluster_client(url: str, *, tls_verify: bool = True) -> redis.RedisCluster:
+    """A cluster client from any node's URL: it discovers the others."""
+    options = _options(url, tls_verify)
+    options.pop("health_check_interval")
+    # A cluster database is always 0; a /0 in the URL is fine, others are not.
+    return redis.RedisCluster.from_url(url, **options)
+
+
+def _is_cluster(client: redis.Redis) -> bool:
     try:
         info = client.info("cluster")
     except redis.RedisError:
-        return
-    if info.get("cluster_enabled"):
-        raise ClusterNotSupported(
-            "REDIS_URL points at a Redis Cluster node: landing needs a single "
-            "Redis or Valkey (a primary, with replicas if you like) for now; "
-            "use a non-cluster plan of your provider"
-        )
+        return False
+    return bool(info.get("cluster_enabled"))
 
 
 @dataclass(frozen=True)
@@ -145,27 +161,54 @@ class Store:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         retention_days: int = 90,
         breaker: Breaker | None = None,
         unconfirmed_days: int = 14,
         zone: ZoneInfo | None = None,
         unconfirmed_shown: int = UNCONFIRMED_SHOWN,
+        url: str | None = None,
+        tls_verify: bool = True,
     ) -> None:
-        self.redis = client
         self.breaker = breaker or Breaker()
+        # To make a cluster client later, if the store was away at start.
+        self._url, self._tls_verify = url, tls_verify
+        self._switch_lock = threading.Lock()
+        # Link tokens never change once written: what one stands for (or
+        # that a reference is none of ours) is kept here, not read per event.
+        self._tokens: OrderedDict[str, str] = OrderedDict()
+        self._tokens_lock = threading.Lock()
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
         self.zone = zone or ZoneInfo("UTC")
         self.unconfirmed_shown = unconfirmed_shown
+        self._use(client)
+
+    def _use(self, client: Client) -> None:
+        self.redis = client
         self._landings = client.register_script(_script("landings.lua"))
         self._outcome = client.register_script(_script("outcome.lua"))
         self._refund = client.register_script(_script("refund.lua"))
         self._renewal = client.register_script(_script("renewal.lua"))
         self._expired = client.register_script(_script("expired.lua"))
         self._campaigns = client.register_script(_script("campaigns.lua"))
+
+    @property
+    def is_cluster(self) -> bool:
+        return isinstance(self.redis, redis.RedisCluster)
+
+    def found_cluster(self) -> None:
+        """The store answered MOVED: it is a cluster that was away when this
+        client was made. Use a cluster client from now on (the call that
+        found out fails once, like any store error: the journal and Stripe
+        retry it)."""
+        if self._url is None or self.is_cluster:
+            return
+        with self._switch_lock:
+            if not self.is_cluster:
+                self._use(cluster_client(self._url, tls_verify=self._tls_verify))
 
     def _lifetimes(self) -> list[Arg]:
         """What every script's ARGV ends with: now, and how long things live."""
@@ -185,12 +228,35 @@ class Store:
         # The hours of a batch's landings: they arrived within moments of
         # each other (a replay after an outage aside), so one offset serves.
         offset = utc_offset(self.zone, time.time())
-        args: list[Any] = [now, retention, rate_limit, unconfirmed, offset]
-        args += [
-            e if isinstance(e, str) else json.dumps(e, separators=(",", ":"))
-            for e in landings
+        head: list[Any] = [now, retention, rate_limit, unconfirmed, offset]
+        # One call per mode, each in its mode's hash slot: one round trip
+        # on a single node (a pipeline), one per mode on a cluster.
+        by_mode: dict[str, list[int]] = {}
+        texts: list[str] = []
+        for i, entry in enumerate(landings):
+            if isinstance(entry, str):
+                text, mode = entry, json.loads(entry).get("mode")
+            else:
+                text = json.dumps(entry, separators=(",", ":"))
+                mode = entry.get("mode")
+            texts.append(text)
+            by_mode.setdefault(str(mode), []).append(i)
+        calls = [
+            ([keys.version(mode)], head + [texts[i] for i in indexes])
+            for mode, indexes in by_mode.items()
         ]
-        return cast(list[str], self._landings(args=args))
+        if self.is_cluster:  # redis-py pipelines no script on a cluster
+            replies = [self._landings(keys=k, args=a) for k, a in calls]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for k, a in calls:
+                self._landings(keys=k, args=a, client=pipe)
+            replies = pipe.execute()
+        results: list[str] = [""] * len(texts)
+        for indexes, words in zip(by_mode.values(), replies, strict=True):
+            for i, word in zip(indexes, words, strict=True):
+                results[i] = word
+        return results
 
     def record(self, parsed: Parsed, day: When) -> str:
         """Store what a verified event says, in one script call; `day` is
@@ -213,6 +279,7 @@ class Store:
         """Apply one verified event; returns counted, changed or unchanged."""
         now, retention, unconfirmed = self._lifetimes()
         result = self._outcome(
+            keys=[keys.session(outcome.mode, outcome.session_id)],
             args=[
                 outcome.mode,
                 outcome.session_id,
@@ -228,7 +295,8 @@ class Store:
                 unconfirmed,
                 outcome.payment_intent,
                 outcome.subscription,
-            ]
+                self._token_record(outcome.client_reference_id),
+            ],
         )
         return cast(str, result)
 
@@ -243,8 +311,10 @@ class Store:
             _when(day),
             expiry.created * 1000,
             *self._lifetimes(),
+            self._token_record(expiry.client_reference_id),
         ]
-        return cast(str, self._expired(args=args))
+        key = keys.session(expiry.mode, expiry.session_id)
+        return cast(str, self._expired(keys=[key], args=args))
 
     @guarded
     def record_refund(self, refund: Refund, day: When) -> str:
@@ -286,7 +356,8 @@ class Store:
     ) -> str:
         args: list[Arg] = [mode, payment_intent, charge, what, what_id, amount]
         args += [_when(day), *self._lifetimes()]
-        return cast(str, self._refund(args=args))
+        key = keys.payment(mode, payment_intent or charge)
+        return cast(str, self._refund(keys=[key], args=args))
 
     @guarded
     def record_renewal(self, renewal: Renewal, day: When) -> str:
@@ -302,19 +373,22 @@ class Store:
             _when(day),
             *self._lifetimes(),
         ]
-        return cast(str, self._renewal(args=args))
+        key = keys.subscription(renewal.mode, renewal.subscription)
+        return cast(str, self._renewal(keys=[key], args=args))
 
     @guarded
     def end_subscription(self, ended: SubscriptionEnded) -> str:
         """The subscription renews no more: its record goes after retention."""
         args: list[Arg] = [ended.mode, "ended", ended.subscription, "", 0, "", "", ""]
-        return cast(str, self._renewal(args=[*args, *self._lifetimes()]))
+        key = keys.subscription(ended.mode, ended.subscription)
+        return cast(str, self._renewal(keys=[key], args=[*args, *self._lifetimes()]))
 
     @guarded
     def confirm_campaign(self, mode: str, campaign: str) -> bool:
         """Make a campaign's numbers permanent; False if it already was."""
         result = self._campaigns(
-            args=["confirm", mode, campaign, "", *self._lifetimes()]
+            keys=[keys.confirmed(mode)],
+            args=["confirm", mode, campaign, "", *self._lifetimes()],
         )
         return bool(result == "confirmed")
 
@@ -322,13 +396,68 @@ class Store:
     def delete_campaign(self, mode: str, campaign: str) -> str:
         """Remove a campaign no payment counts in: deleted, unknown or paid."""
         args: list[Arg] = ["delete", mode, campaign, "", *self._lifetimes()]
-        return cast(str, self._campaigns(args=args))
+        return cast(str, self._campaigns(keys=[keys.confirmed(mode)], args=args))
 
     @guarded
     def rename_campaign(self, mode: str, old: str, new: str) -> str:
         """Merge a campaign into another, exactly: renamed, unknown or same."""
         args: list[Arg] = ["rename", mode, old, new, *self._lifetimes()]
-        return cast(str, self._campaigns(args=args))
+        return cast(str, self._campaigns(keys=[keys.confirmed(mode)], args=args))
+
+    # -- the key layout ---------------------------------------------------------
+
+    def migrate_layout(self) -> int:
+        """Rename a store's keys from the layout before hash tags
+        (``landing:live:…``) to today's (``landing:{live}:…``), keeping
+        their TTLs; how many were renamed. An old store is known by its
+        mode version keys (every write bumps one, and they never expire);
+        a new or renamed store costs one EXISTS. On a single node only: no
+        cluster ever held the old layout. A store that is away is left for
+        the next start."""
+        old_versions = [f"{keys.PREFIX}{mode}:version" for mode in ("live", "test")]
+        try:
+            if self.is_cluster or not self.redis.exists(*old_versions):
+                return 0
+            if not self.redis.set(keys.layout_lock(), "1", nx=True, ex=600):
+                return 0  # another process is at it
+            moved = 0
+            for mode in ("live", "test"):
+                old = f"{keys.PREFIX}{mode}:"
+                new = f"{keys.PREFIX}{keys.slot_tag(mode)}:"
+                batch = list(self.redis.scan_iter(match=old + "*", count=1000))
+                for start in range(0, len(batch), 1000):
+                    pipe = self.redis.pipeline(transaction=False)
+                    for key in batch[start : start + 1000]:
+                        pipe.renamenx(key, new + key[len(old) :])
+                    moved += sum(1 for done in pipe.execute() if done)
+            self.redis.delete(keys.layout_lock())
+            return moved
+        except redis.RedisError:
+            return 0
+
+    # Tokens kept per process (a few hundred bytes each).
+    TOKENS_KEPT = 4096
+
+    def _token_record(self, reference: str) -> str:
+        """What a client_reference_id's link token stands for, as JSON for the
+        scripts ("" when the reference is none of ours). Read here rather
+        than in the script: tokens live in slots of their own."""
+        if not is_token(reference):  # the merchant's own: nothing to read
+            return ""
+        with self._tokens_lock:
+            if reference in self._tokens:
+                self._tokens.move_to_end(reference)
+                return self._tokens[reference]
+        record = cast(dict[str, str], self.redis.hgetall(keys.token(reference)))
+        text = json.dumps(record, separators=(",", ":")) if record else ""
+        # A token is written in two steps (add_link): only a whole one, or
+        # none at all, is final.
+        if not record or "campaign" in record:
+            with self._tokens_lock:
+                self._tokens[reference] = text
+                while len(self._tokens) > self.TOKENS_KEPT:
+                    self._tokens.popitem(last=False)
+        return text if "campaign" in record else ""
 
     # -- reads --------------------------------------------------------------
 
@@ -568,15 +697,7 @@ class Store:
             batch = cast(
                 list[tuple[str, float]],
                 self._run_one(
-                    partial(
-                        redis.Redis.zrangebyscore,
-                        name=index,
-                        min=low,
-                        max=f"({end_ms}",
-                        start=0,
-                        num=want,
-                        withscores=True,
-                    )
+                    partial(_page, index=index, low=low, high=f"({end_ms}", num=want)
                 ),
             )
             fresh = [sid for sid, _ in batch if sid not in skip]
@@ -607,7 +728,7 @@ class Store:
         return pipe.execute()
 
     @guarded
-    def _run_one(self, command: Callable[[redis.Redis], Any]) -> Any:
+    def _run_one(self, command: Callable[[Client], Any]) -> Any:
         return command(self.redis)
 
     @guarded
@@ -748,6 +869,10 @@ class Store:
     @guarded
     def remove_link_domain(self, domain: str) -> bool:
         return bool(self.redis.srem(keys.link_domains(), domain))
+
+
+def _page(client: Client, index: str, low: float, high: str, num: int) -> Any:
+    return client.zrangebyscore(index, low, high, start=0, num=num, withscores=True)
 
 
 def _when(day: When) -> str:

@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from landing import create_app, money, thanks
-from landing.devserver import EmbeddedServer
+from landing.devserver import EmbeddedCluster, EmbeddedServer
 from landing.runtime import ROOT, Runtime
-from landing.store import Store, connect
+from landing.store import Client, Store, connect
 
 try:
     from playwright.sync_api import Browser, sync_playwright
@@ -93,12 +93,45 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[EmbeddedCluster]:
+    """A real three-master cluster from the same binary (SPEC §7), started
+    the first time a test asks for one."""
+    cluster = EmbeddedCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module with ``STORE_KINDS = ("node", "cluster")`` runs each of its
+    tests on a single node and again on the cluster."""
+    kinds = getattr(metafunc.module, "STORE_KINDS", None)
+    if kinds and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", kinds)
+
+
 @pytest.fixture
-def redis_url(redis_server: EmbeddedServer) -> str:
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    client.close()
-    return redis_server.url
+def store_kind() -> str:
+    return "node"
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest, store_kind: str) -> str:
+    """The test's store, emptied: the single node, or the cluster."""
+    if store_kind == "cluster":
+        cluster: EmbeddedCluster = request.getfixturevalue("redis_cluster")
+        client: Any = connect(cluster.url)
+        assert isinstance(client, redis.RedisCluster)
+        client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+        client.close()
+        return cluster.url
+    server: EmbeddedServer = request.getfixturevalue("redis_server")
+    plain = redis.Redis.from_url(server.url)
+    plain.flushall()
+    plain.close()
+    return server.url
 
 
 @pytest.fixture
@@ -133,10 +166,19 @@ def app(app_env: dict[str, str]) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def engine(redis_url: str) -> tuple[Store, redis.Redis]:
-    """A store and a raw client on it, for property tests that empty the
-    store themselves between examples (fixtures run once per test)."""
-    return Store(connect(redis_url)), redis.Redis.from_url(redis_url)
+def engine(redis_url: str) -> tuple[Store, Client]:
+    """A store and a raw client on it (a cluster client on a cluster), for
+    property tests that empty the store themselves between examples
+    (fixtures run once per test): ``flush(raw)``."""
+    return Store(connect(redis_url)), connect(redis_url)
+
+
+def flush_store(raw: Client) -> None:
+    """Empty the store: every primary of a cluster."""
+    if isinstance(raw, redis.RedisCluster):
+        raw.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    else:
+        raw.flushall()
 
 
 @pytest.fixture

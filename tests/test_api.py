@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -20,6 +19,7 @@ from werkzeug.test import TestResponse
 import landing.live
 from landing import create_app, keys
 from landing.dashboard import _keep_token
+from landing.store import Client
 
 from conftest import (
     AUTH,
@@ -35,6 +35,9 @@ from conftest import (
     session_event,
     settings_env,
 )
+
+# Each test runs on a single node and on a Redis Cluster (conftest).
+STORE_KINDS = ("node", "cluster")
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -389,7 +392,7 @@ def conversions_shown(response: TestResponse) -> int:
     return int(found.group(1))
 
 
-def builds_since_reset(server: redis.Redis) -> int:
+def builds_since_reset(server: Client) -> int:
     """Live parts built since CONFIG RESETSTAT: each is shared in the store with
     one MULTI/EXEC (Store.keep_view), which nothing else the app does sends."""
     return int(server.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
@@ -436,7 +439,7 @@ def test_open_dashboards_share_one_build_across_server_processes(
         rt(other).journal.close(timeout=2)
 
 
-def hold_rebuild_claim(server: redis.Redis) -> str:
+def hold_rebuild_claim(server: Client) -> str:
     """Claim the one shared view's rebuild, as another process would; the
     claim key, to delete when the test lets it lapse."""
     found = cast(list[str], server.keys(keys.view("live", "*")))  # decoded
@@ -672,6 +675,7 @@ def test_a_board_left_on_today_moves_to_the_new_day_at_midnight(
 def test_the_wall_screen_shows_today_and_its_leaders(
     app: Flask, client: FlaskClient
 ) -> None:
+
     empty = client.get("/dashboard/tv", headers=AUTH).get_data(as_text=True)
     assert "No landings yet" in empty
     for n in range(3):

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from landing.capture import landing_entry
 from landing.events import ASYNC_FAILED, ASYNC_SUCCEEDED, COMPLETED, Outcome
 from landing.reporting import rows
-from landing.store import Store, connect
+from landing.store import Client, Store, connect
 from landing.utm import Landing
+
+from conftest import flush_store
+
+# Each test runs on a single node and on a Redis Cluster (conftest).
+STORE_KINDS = ("node", "cluster")
 
 DAY0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 FLOWS = {
@@ -215,10 +219,10 @@ def deliver(store: Store, ss: list[Session], order: list[Delivery]) -> None:
 )
 @given(scenario())
 def test_any_order_and_duplicates_give_the_same_scoreboard(
-    engine: tuple[Store, redis.Redis], case: tuple[list[Session], list[Delivery]]
+    engine: tuple[Store, Client], case: tuple[list[Session], list[Delivery]]
 ) -> None:
     store, raw = engine
-    raw.flushall()
+    flush_store(raw)
     ss, order = case
     deliver(store, ss, order)
 
@@ -261,7 +265,7 @@ def test_any_order_and_duplicates_give_the_same_scoreboard(
 
 
 def test_a_landing_after_its_payment_moves_everything_on_the_payments_day(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
 ) -> None:
     store, _ = engine
     s = Session("cs_live_move", "paid", True, "spring", "ads", 2500, "eur", 0)
@@ -285,7 +289,7 @@ def test_a_landing_after_its_payment_moves_everything_on_the_payments_day(
     assert detail.breakdown["payment_link"]["plink_a"]["revenue:eur"] == 2500
 
 
-def test_paid_is_final(engine: tuple[Store, redis.Redis]) -> None:
+def test_paid_is_final(engine: tuple[Store, Client]) -> None:
     store, _ = engine
     s = Session("cs_live_final", "async_ok", False, None, None, 900, "usd", 0)
     (pending, day0), (succeeded, day1) = outcomes_of(s)
@@ -298,7 +302,7 @@ def test_paid_is_final(engine: tuple[Store, redis.Redis]) -> None:
 
 
 def test_test_mode_never_touches_live_numbers(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
 ) -> None:
     store, _ = engine
     qa = Session("cs_test_qa", "paid", True, "spring", None, 100, "usd", 0)
@@ -310,7 +314,7 @@ def test_test_mode_never_touches_live_numbers(
 
 
 def test_range_sums_follow_a_change_on_any_day_of_the_range(
-    engine: tuple[Store, redis.Redis], redis_url: str
+    engine: tuple[Store, Client], redis_url: str
 ) -> None:
     store, _ = engine
     days = [date.fromisoformat(day_name(n)) for n in range(3)]
@@ -331,7 +335,7 @@ def test_range_sums_follow_a_change_on_any_day_of_the_range(
 
 
 def test_a_late_failure_never_undoes_a_payment(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
 ) -> None:
     store, _ = engine
     s = Session("cs_live_late", "paid_late_fail", True, "spring", None, 900, "usd", 0)
@@ -348,7 +352,7 @@ def test_a_late_failure_never_undoes_a_payment(
 
 
 def test_landed_on_day_0_settled_on_day_1_counts_on_day_1(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
 ) -> None:
     store, _ = engine
     s = Session("cs_live_settle", "async_ok", True, "spring", "ads", 700, "eur", 0)
@@ -379,8 +383,9 @@ def visit(timestamp: float) -> dict[str, Any]:
 
 
 def test_a_visitors_reloads_count_once_for_30_minutes(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
 ) -> None:
+
     store, _ = engine
     first = DAY0 + 3600  # 01:00 UTC: all three on one day
     answers = [

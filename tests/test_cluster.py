@@ -1,31 +1,54 @@
-"""A Redis Cluster, started from the embedded binary: refused at boot, clearly.
+"""A Redis Cluster, started from the embedded binary (SPEC §7).
 
-landing's scripts touch keys in many hash slots; until they are split per
-slot (issue #11), a cluster would refuse the first landing. A node of one
-must stop the app at start with a message saying what to use instead.
+The attribution, ordering, money and API tests run on it too (their
+modules set ``STORE_KINDS``); here: the cluster itself, what the app does
+on one end to end, a client made while the cluster was away, a node
+restarted mid-traffic, and the upgrade of a single node's keys to the
+layout with hash tags.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from test_faults import (
+    THANKS_BUDGET,
+    counts,
+    gunicorn_launcher,
+    healthy,
+    thanks,
+    wait_for,
+    webhook,
+)
 
-from landing import create_app
-from landing.devserver import EmbeddedCluster
-from landing.store import ClusterNotSupported
+from landing import create_app, keys
+from landing.devserver import EmbeddedCluster, GunicornServer
+from landing.store import Store, connect, node_client
 
-from conftest import settings_env
+from conftest import (
+    AUTH,
+    campaign_row,
+    flush,
+    post_event,
+    scoreboard,
+    session_event,
+    settings_env,
+)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
-    started = EmbeddedCluster(tmp_path_factory.mktemp("cluster")).start()
-    yield started
-    started.stop()
+@pytest.fixture
+def cluster(redis_cluster: EmbeddedCluster) -> EmbeddedCluster:
+    """The session's cluster, emptied, every node up."""
+    redis_cluster.wait_ok()
+    client: Any = connect(redis_cluster.url)
+    client.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+    client.close()
+    return redis_cluster
 
 
 def test_the_embedded_cluster_is_a_real_three_master_cluster(
@@ -43,8 +66,167 @@ def test_the_embedded_cluster_is_a_real_three_master_cluster(
         client.close()
 
 
-def test_a_cluster_node_stops_the_app_at_start_saying_why(
+def test_a_cluster_is_recognised_from_the_server_with_no_setting(
+    cluster: EmbeddedCluster,
+) -> None:
+    assert isinstance(connect(cluster.url), redis.RedisCluster)
+    assert isinstance(
+        connect(cluster.nodes[1].url.removesuffix("/0")), redis.RedisCluster
+    )
+
+
+def test_each_mode_is_one_slot_and_the_modes_sit_on_different_nodes(
+    cluster: EmbeddedCluster,
+) -> None:
+    live = [keys.board("live"), keys.session("live", "cs_live_x"), keys.version("live")]
+    live.append(keys.campaign_day("live", "{spring}", "2026-11-30"))
+    nodes = {cluster.node_of(key).port for key in live}
+    assert len(nodes) == 1, "every key of a mode hashes to one slot"
+    assert cluster.node_of(keys.board("test")).port not in nodes
+
+
+def test_landings_payments_and_the_board_on_a_cluster(
     cluster: EmbeddedCluster, tmp_path: Path
 ) -> None:
-    with pytest.raises(ClusterNotSupported, match="Redis Cluster node"):
-        create_app(settings_env(f"{cluster.url}/0", tmp_path))
+    """End to end through the app: every script call stays in its slot (the
+    cluster refuses anything else), and the numbers are exact."""
+    app = create_app(settings_env(cluster.url, tmp_path))
+    client = app.test_client()
+    try:
+        for n in range(6):
+            reply = client.get(
+                f"/thanks?session_id=cs_live_c{n}&utm_source=news&utm_campaign=launch"
+            )
+            assert reply.status_code == 200
+        client.get("/thanks?session_id=cs_test_c9&utm_campaign=dry-run")
+        client.get("/thanks?utm_campaign=walk-in")  # no session: a visitor
+        flush(app)
+        for n in range(3):
+            assert post_event(client, session_event(f"cs_live_c{n}")).status_code == 200
+        # A payment whose landing never comes, and one that comes twice.
+        assert post_event(client, session_event("cs_live_other")).status_code == 200
+        assert post_event(client, session_event("cs_live_c0")).status_code == 200
+        board = scoreboard(client)
+        launch = campaign_row(board, "launch")
+        assert launch is not None
+        assert (launch["landings"], launch["conversions"]) == (6, 3)
+        assert launch["revenue"] == {"usd": 12000}
+        walk_in = campaign_row(board, "walk-in")
+        assert walk_in is not None and walk_in["landings"] == 1
+        unattributed = campaign_row(board, "(unattributed)")
+        assert unattributed is not None and unattributed["conversions"] == 1
+        test_board = scoreboard(client, "?mode=test")
+        assert campaign_row(test_board, "dry-run") is not None
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/dashboard", headers=AUTH).status_code == 200
+    finally:
+        app.extensions["landing"].journal.close(timeout=2)
+
+
+def test_a_store_that_was_away_at_start_is_found_to_be_a_cluster(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A client made while the cluster did not answer is a single node's: the
+    first MOVED makes the store switch, and the retry counts once."""
+    mode_node = cluster.node_of(keys.version("live"))
+    other = next(n for n in cluster.nodes if n.port != mode_node.port)
+    url = other.url.removesuffix("/0")
+    store = Store(node_client(url), url=url)
+    landing = {"ts": int(time.time() * 1000), "day": "2026-11-30", "mode": "live"}
+    entry = {**landing, "sid": "cs_live_away", "campaign": "away"}
+    with pytest.raises(redis.exceptions.MovedError):
+        store.record_landings([entry], rate_limit=0)
+    assert store.is_cluster
+    assert store.record_landings([entry], rate_limit=0) == ["counted"]
+    assert store.record_landings([entry], rate_limit=0) == ["duplicate"]
+    assert store.scoreboard("live", None)["away"]["landings"] == 1
+
+
+# -- a node restarted mid-traffic -----------------------------------------------
+
+
+@pytest.fixture
+def launch_on_cluster(
+    cluster: EmbeddedCluster, tmp_path: Path
+) -> Iterator[Callable[[], GunicornServer]]:
+    with gunicorn_launcher(cluster.url, tmp_path / "journal", tmp_path) as start:
+        yield start
+
+
+def test_a_node_restarted_mid_traffic_loses_and_doubles_nothing(
+    cluster: EmbeddedCluster, launch_on_cluster: Callable[[], GunicornServer]
+) -> None:
+    """The node holding the live slot goes away under traffic and comes back:
+    the thank-you page never waits, webhooks answer 503 until it is back (so
+    Stripe retries), and then every landing and payment counts exactly once."""
+    app = launch_on_cluster()
+    wait_for(lambda: healthy(app.port), lambda s: s == 200, 10, "healthz")
+    before = [f"cs_live_restart_a{i}" for i in range(5)]
+    for sid in before:
+        assert thanks(app.port, sid, "restart").status == 200
+    assert webhook(app.port, before[0]).status == 200
+    wait_for(lambda: counts(app.port, "restart"), lambda c: c == (5, 1), 5, "counted")
+
+    node = cluster.node_of(keys.version("live"))
+    node.kill()
+    during = [f"cs_live_restart_b{i}" for i in range(5)]
+    for sid in during:
+        reply = thanks(app.port, sid, "restart")
+        assert reply.status == 200 and reply.seconds < THANKS_BUDGET
+    refused = webhook(app.port, during[0])
+    assert refused.status >= 500, refused.body  # not acknowledged: Stripe retries
+
+    node.start()
+    cluster.wait_ok()
+    after = [f"cs_live_restart_c{i}" for i in range(5)]
+    for sid in after:
+        assert thanks(app.port, sid, "restart").status == 200
+    wait_for(
+        lambda: webhook(app.port, during[0]).status, lambda s: s == 200, 15, "retry"
+    )
+    assert webhook(app.port, before[0]).status == 200  # a duplicate delivery
+    assert webhook(app.port, after[0]).status == 200
+    wait_for(
+        lambda: counts(app.port, "restart"),
+        lambda c: c == (15, 3),
+        20,
+        "every landing and payment once",
+    )
+    time.sleep(0.5)  # a late double count would show now
+    assert counts(app.port, "restart") == (15, 3)
+
+
+def ok(reply: Any) -> bool:
+    return bool(reply.status == 200)
+
+
+# -- upgrading a single node's keys -----------------------------------------------
+
+
+def test_a_store_of_the_layout_before_hash_tags_is_renamed_at_start(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """Keys written by an earlier version (no hash tag) are renamed once, TTLs
+    kept, and the board shows what they held."""
+    raw = node_client(redis_url)
+    # The layout before hash tags, spelled out: that is what an upgrade meets.
+    raw.hset("landing:live:board", mapping={"old|landings": 4, "old|conversions": 1})
+    raw.hset("landing:live:daily", mapping={"2026-11-01|landings": 4})
+    raw.hset("landing:live:campaign:old:daily", mapping={"2026-11-01|landings": 4})
+    raw.sadd("landing:live:confirmed", "old")
+    raw.hset("landing:live:session:cs_live_old", mapping={"campaign": "old"})
+    raw.expire("landing:live:session:cs_live_old", 1000)
+    raw.set("landing:live:version", 7)
+    app = create_app(settings_env(redis_url, tmp_path))
+    try:
+        row = campaign_row(scoreboard(app.test_client()), "old")
+        assert row is not None and (row["landings"], row["conversions"]) == (4, 1)
+        session = keys.session("live", "cs_live_old")
+        assert raw.hgetall(session) == {"campaign": "old"}
+        assert 0 < int(raw.ttl(session)) <= 1000
+        assert raw.keys("landing:live:*") == []
+        assert raw.get(keys.version("live")) == "7"
+    finally:
+        app.extensions["landing"].journal.close(timeout=2)
+    # A store of today's layout is left alone.
+    assert Store(node_client(redis_url), url=redis_url).migrate_layout() == 0

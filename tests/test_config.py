@@ -6,7 +6,7 @@ import pytest
 
 from landing import create_app
 from landing.config import ConfigError, Settings
-from landing.store import connect
+from landing.store import node_client
 
 BASE = {"REDIS_URL": "redis://127.0.0.1:6399/0", "SECRET_KEY": "k"}
 
@@ -107,15 +107,15 @@ def test_several_webhook_secrets() -> None:
 
 
 def test_tls_verification_can_be_switched_off_for_managed_add_ons() -> None:
-    verified = connect("rediss://h:6380/0").connection_pool.connection_kwargs
+    verified = node_client("rediss://h:6380/0").connection_pool.connection_kwargs
     assert verified.get("ssl_cert_reqs", "required") == "required"
-    relaxed = connect("rediss://h:6380/0", tls_verify=False)
+    relaxed = node_client("rediss://h:6380/0", tls_verify=False)
     kwargs = relaxed.connection_pool.connection_kwargs
     assert kwargs["ssl_cert_reqs"] == "none" and kwargs["ssl_check_hostname"] is False
     # A plain URL ignores the switch instead of failing.
     assert (
         "ssl_cert_reqs"
-        not in connect(
+        not in node_client(
             "redis://h/0", tls_verify=False
         ).connection_pool.connection_kwargs
     )

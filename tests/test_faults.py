@@ -10,6 +10,7 @@ What is asserted is what customers, Stripe and marketers would see.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -154,18 +155,18 @@ def journal_dir(tmp_path: Path) -> Path:
     return tmp_path / "journal"
 
 
-@pytest.fixture
-def launch(
-    valkey: EmbeddedServer, journal_dir: Path, tmp_path: Path
+@contextlib.contextmanager
+def gunicorn_launcher(
+    redis_url: str, journal_dir: Path, tmp_path: Path
 ) -> Iterator[Callable[[], GunicornServer]]:
-    """Start gunicorn servers on the store and journal; all stopped at the end."""
+    """Start gunicorn servers on a store and journal; all stopped at the end."""
     started: list[GunicornServer] = []
     home = tmp_path / "home"  # gunicorn's control socket goes under $HOME
     home.mkdir()
     env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
     env.update(
         HOME=str(home),
-        REDIS_URL=valkey.url,
+        REDIS_URL=redis_url,
         SECRET_KEY="fault-secret-key",
         DASHBOARD_PASSWORD=PASSWORD,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -186,6 +187,14 @@ def launch(
     finally:
         for server in started:
             server.kill()
+
+
+@pytest.fixture
+def launch(
+    valkey: EmbeddedServer, journal_dir: Path, tmp_path: Path
+) -> Iterator[Callable[[], GunicornServer]]:
+    with gunicorn_launcher(valkey.url, journal_dir, tmp_path) as start:
+        yield start
 
 
 def store_of(valkey: EmbeddedServer) -> Store:

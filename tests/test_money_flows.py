@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
@@ -19,10 +18,20 @@ from landing import stripe_events as se
 from landing.capture import landing_entry
 from landing.events import read_event
 from landing.reporting import rows
-from landing.store import Store
+from landing.store import Client, Store
 from landing.utm import Landing
 
-from conftest import AUTH, campaign_row, flush, post_event, scoreboard
+from conftest import (
+    AUTH,
+    campaign_row,
+    flush,
+    flush_store,
+    post_event,
+    scoreboard,
+)
+
+# Each test runs on a single node and on a Redis Cluster (conftest).
+STORE_KINDS = ("node", "cluster")
 
 DAY0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -437,11 +446,12 @@ def landing_of(s: Sale) -> dict[str, Any]:
 )
 @given(scenario())
 def test_money_in_any_order_equals_the_model(
-    engine: tuple[Store, redis.Redis],
+    engine: tuple[Store, Client],
     case: tuple[list[Sale], list[tuple[str, Any]]],
 ) -> None:
+
     store, raw = engine
-    raw.flushall()
+    flush_store(raw)
     ss, order = case
     for kind, item in order:
         if kind == "landing":

@@ -7,7 +7,6 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis
 
 from landing import keys
 from landing import stripe_events as se
@@ -17,14 +16,16 @@ from landing.period import day_of
 from landing.store import Store, connect
 from landing.utm import Landing
 
+# Each test runs on a single node and on a Redis Cluster (conftest).
+STORE_KINDS = ("node", "cluster")
+
 UTC = ZoneInfo("UTC")
-TOKEN = "lk_Spring01"
+TOKEN = "lk_Spring01abc"  # a token's shape: lk_ and 11 characters
 
 
 @pytest.fixture
 def store(redis_url: str) -> Store:
-    raw = redis.Redis.from_url(redis_url)
-    raw.flushall()
+    raw = connect(redis_url)  # the fixture emptied it
     # What the link builder registers for a tagged link (landing/links.py).
     raw.hset(
         keys.token(TOKEN),
@@ -84,6 +85,7 @@ def test_a_forged_or_foreign_reference_is_never_interpreted(store: Store) -> Non
 def test_an_expired_checkout_of_a_tagged_link_counts_as_abandoned_once(
     store: Store,
 ) -> None:
+
     expired = se.checkout_session_expired("cs_live_t4", client_reference_id=TOKEN)
     assert send(store, expired) == "counted"
     assert send(store, expired) == "unchanged"

@@ -28,6 +28,9 @@ from conftest import (
     signed,
 )
 
+# Each test runs on a single node and on a Redis Cluster (conftest).
+STORE_KINDS = ("node", "cluster")
+
 
 def stored_keys(redis_url: str) -> list[bytes | str]:
     return redis.Redis.from_url(redis_url).keys(keys.PREFIX + "*")
@@ -243,6 +246,7 @@ def test_logs_never_show_a_full_session_id_or_the_secret(
 def test_reconciliation_export_has_one_row_per_session(
     app: Flask, client: FlaskClient
 ) -> None:
+
     client.get("/thanks?session_id=cs_live_r1&utm_campaign=spring&utm_source=news")
     client.get("/thanks?session_id=cs_live_r3&utm_campaign=autumn")
     flush(app)
