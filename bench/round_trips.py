@@ -218,7 +218,9 @@ def main() -> int:
         mark("end")
         monitor.join(10)
 
-        sessions = client.zcard(keys.sessions("live"))
+        sessions = sum(
+            int(client.zcard(keys.sessions(shard))) for shard in keys.shards("live")
+        )
         board = keys.board("live")
         paid = int(client.hget(board, "bench|conversions") or 0)
         renewals = int(client.hget(board, "bench|renewals") or 0)

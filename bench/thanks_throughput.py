@@ -162,8 +162,10 @@ def main() -> int:
             int(str(r["landings"])) for r in rows if r["campaign"] == CAMPAIGN
         )
         # Sessions that only landed are indexed apart until a payment comes.
-        sessions = int(store.zcard(keys.sessions("live"))) + int(
-            store.zcard(keys.sessions_landed("live"))
+        sessions = sum(
+            int(store.zcard(index(shard)))
+            for shard in keys.shards("live")
+            for index in (keys.sessions, keys.sessions_landed)
         )
         store.close()
         # The store's CPU during the whole run (warm-up, drain) per landing.

@@ -70,6 +70,9 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         if settings.webhook_secrets
         else UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS,
     )
+    # On a cluster, counter changes a crash left in a session shard's outbox
+    # are applied within seconds (no thread on a single node).
+    store.start_drainer()
     moved = store.migrate_layout()
     if moved:
         app.logger.warning("renamed %d keys to the cluster-ready layout", moved)

@@ -91,6 +91,11 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
         except (redis.ConnectionError, redis.TimeoutError):
             breaker.record(ok=False)
             raise
+        except redis.exceptions.RedisClusterException as error:
+            # A cluster client that reaches no node says so in an error of
+            # its own: an outage like any other.
+            breaker.record(ok=False)
+            raise redis.ConnectionError(str(error)) from error
         except BaseException as error:
             # The store answered (an error reply such as OOM): no outage.
             # Unrecorded, a half-open breaker would stay open for good.

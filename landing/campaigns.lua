@@ -3,7 +3,8 @@
 -- now (ms), session retention (s), UNCONFIRMED_DAYS (s).
 -- confirm → confirmed | already; delete → deleted | unknown | paid;
 -- rename → renamed | unknown | same.
--- KEYS[1]: the mode's confirmed set (the call's hash slot: the mode's).
+-- KEYS[1]: the mode's confirmed set (the call's slot: the mode's counters).
+-- Only counters: sessions keep the names they had (they resolve on counting).
 local what, mode, name, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 CFG.now_ms, CFG.retention = tonumber(ARGV[5]), tonumber(ARGV[6])
 CFG.unconfirmed = tonumber(ARGV[7])
@@ -99,5 +100,5 @@ elseif what == 'rename' then
     result = 'renamed'
   end
 end
-finish()
+finish_counters()
 return result

@@ -1,7 +1,19 @@
--- Shared by every script (store.py prepends it after keys.py's KEY table):
--- how one counted thing lands in the counters. Key names come from KEY.
+-- Shared by every script (store.py prepends keys.py's KEY table). Two
+-- sides, each in a hash slot of its own on a cluster (keys.py):
 --
--- Two rules hold everything together:
+-- * the session side, in a session shard (`{live:07}`), decides what a
+--   landing or an event changes for its session and says what that changes
+--   in the counters as a list of ops (OPS): confirm, bump, minute, landing,
+--   visit, vouch;
+-- * the counter side, in the mode's slot (`{live}`), applies ops.
+--
+-- On a single node a script does both in one call (CFG.inline). On a
+-- cluster the session side writes its ops to its shard's outbox under a
+-- transition id (settle()), and the store applies them to the counters
+-- with apply.lua, which remembers the ids it applied: a retry, or the
+-- drainer finding an entry a crash left, never applies twice (SPEC §7).
+--
+-- Two rules hold the numbers together:
 -- * A campaign is confirmed once a verified Stripe event (or a registered
 --   link, or a marketer) vouches for it. Until then what landings write for
 --   it lives only in its own keys, with a TTL renewed by each landing, and
@@ -23,14 +35,23 @@ local CODES = {'source', 'medium', 'content', 'term'}
 local METRIC = {paid = 'conversions', pending = 'pending', failed = 'failed'}
 -- Paid and failed are final; pending never overwrites them.
 local RANK = {pending = 1, paid = 2, failed = 2}
--- Set by each script from its ARGV: now_ms, retention (s), unconfirmed (s).
-local CFG = {}
+-- Set by each script from its ARGV: now_ms, retention (s), unconfirmed (s),
+-- inline (apply ops here: a single node), limit (landings a client may add
+-- a minute, 0: none).
+local CFG = {inline = true, limit = 0}
 local HOURS_KEPT = 30 * 86400
 local MINUTES_KEPT = 3 * 3600
 
 local function split_when(when)
   local day, hour = string.match(when, '^([^@]+)@?(.*)$')
   return day, hour
+end
+
+-- A session (or any id)'s shard, as keys.shard_of computes it.
+local function shard_of(mode, id)
+  local h = 5381
+  for i = 1, #id do h = (h * 33 + string.byte(id, i)) % 4294967296 end
+  return string.format('%s:%02d', mode, h % SHARDS)
 end
 
 local function hgetall(key)
@@ -167,10 +188,126 @@ local function bump(mode, campaign, dims, when, metric, by)
   end
 end
 
+-- The last minutes, for every campaign of a mode together: what a launch
+-- looks like right now. Only new facts, never moves.
+local function per_minute(mode, at_ms, metric, by)
+  local minute = math.floor(at_ms / 60000) * 60
+  local key = KEY.minutes(mode, minute - minute % 3600)
+  hincr(key, minute .. '|' .. metric, by)
+  redis.call('EXPIRE', key, MINUTES_KEPT, 'NX')
+end
+
+-- A landing under the per-client limit counts; over it, a session's landing
+-- is held back until Stripe vouches for the session (vouch), a visitor's is
+-- dropped. A landing that joins a payment Stripe already confirmed is never
+-- limited (customers behind one NAT share an address): `limitable` false.
+local function count_landing(mode, campaign, dims, when, ts, client, limitable, sid)
+  campaign = resolve(mode, campaign)
+  if limitable and CFG.limit > 0 and client then
+    local rkey = KEY.ratelimit(mode, client, math.floor(ts / 60000))
+    local n = redis.call('INCR', rkey)
+    if n == 1 then redis.call('EXPIRE', rkey, 120) end
+    if n > CFG.limit then
+      if sid then
+        redis.call('SET', KEY.held(mode, sid), cjson.encode({campaign, dims, when}),
+          'EX', CFG.unconfirmed)
+      end
+      return 'limited'
+    end
+  end
+  bump(mode, campaign, dims, when, 'landings', 1)
+  per_minute(mode, ts, 'landings', 1)
+  return 'counted'
+end
+
+-- A session-less landing: once per visitor digest in 30 minutes. The
+-- digest's salt rotates; near a rotation the landing also carries the
+-- previous salt's digest, so the 30 minutes hold across it.
+local VISIT_WINDOW_MS = 30 * 60 * 1000
+
+local function seen_within(vkey, ts)
+  local prev = tonumber(redis.call('GET', vkey) or '')
+  return prev and math.abs(ts - prev) < VISIT_WINDOW_MS
+end
+
+local function count_visit(mode, campaign, dims, when, ts, client, visitor, previous)
+  local vkey = KEY.visitor(mode, visitor)
+  if seen_within(vkey, ts) or (previous and seen_within(KEY.visitor(mode, previous), ts)) then
+    return 'duplicate'
+  end
+  local word = count_landing(mode, campaign, dims, when, ts, client, true, false)
+  if word == 'counted' then
+    local ttl = math.max(math.floor((ts + VISIT_WINDOW_MS - CFG.now_ms) / 1000), 60)
+    redis.call('SET', vkey, ts, 'EX', ttl)
+  end
+  return word
+end
+
+-- Stripe vouched for a session: its held-back landing counts now, in its
+-- own campaign, on the day it arrived.
+local function vouch(mode, sid)
+  local key = KEY.held(mode, sid)
+  local raw = redis.call('GET', key)
+  if not raw then return end
+  redis.call('DEL', key)
+  local held = cjson.decode(raw)
+  local campaign = resolve(mode, held[1])
+  confirm(mode, campaign)
+  bump(mode, campaign, held[2], held[3], 'landings', 1)
+end
+
+-- Apply a session side's ops to the mode's counters, in order; the words
+-- of its landing and visit ops (counted, limited, duplicate), in order.
+local function apply_ops(mode, ops)
+  local words = {}
+  for _, op in ipairs(ops) do
+    local kind = op[1]
+    if kind == 'bump' then
+      bump(mode, resolve(mode, op[2]), op[3], op[4], op[5], op[6])
+    elseif kind == 'confirm' then
+      confirm(mode, resolve(mode, op[2]))
+    elseif kind == 'minute' then
+      per_minute(mode, op[2], op[3], op[4])
+    elseif kind == 'landing' then
+      words[#words + 1] = count_landing(mode, op[2], op[3], op[4], op[5], op[6], op[7], op[8])
+    elseif kind == 'visit' then
+      words[#words + 1] = count_visit(mode, op[2], op[3], op[4], op[5], op[6], op[7], op[8])
+    elseif kind == 'vouch' then
+      vouch(mode, op[2])
+    end
+  end
+  return words
+end
+
+local function finish_counters()
+  for mode in pairs(TOUCHED) do
+    local index = KEY.unconfirmed(mode)
+    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (CFG.now_ms - CFG.unconfirmed * 1000))
+    redis.call('EXPIRE', index, CFG.unconfirmed)
+    redis.call('INCR', KEY.version(mode))
+    for day in pairs(CHANGED_DAYS[mode]) do
+      redis.call('HINCRBY', KEY.day_versions(mode), day, 1)
+    end
+    CHANGED_DAYS[mode] = {}
+  end
+  TOUCHED = {}
+end
+
+-- ---------------------------------------------------------------------------
+-- The session side: never touches a counter key, only says what changes.
+
+local OPS = {}
+local SHARDS_TOUCHED = {}
+
+local function emit(op)
+  OPS[#OPS + 1] = op
+end
+
 -- A session's campaign: its landing's, else its link token's, else
--- (unattributed); and the breakdown values that go with it.
-local function campaign_of(mode, s)
-  return resolve(mode, s.campaign or s.token_campaign or UNATTRIBUTED)
+-- (unattributed), as named then (the counters resolve renames); and the
+-- breakdown values that go with it.
+local function campaign_of(s)
+  return s.campaign or s.token_campaign or UNATTRIBUTED
 end
 
 local function dims_of(s)
@@ -184,11 +321,11 @@ end
 
 -- Count `by` of `metric` on `day` for a session in its campaign, and keep it
 -- in the session's ledger.
-local function contribute(mode, s, skey, when, metric, by)
+local function contribute(s, skey, when, metric, by)
   if by == 0 then return end
-  local campaign = campaign_of(mode, s)
-  confirm(mode, campaign)
-  bump(mode, campaign, dims_of(s), when, metric, by)
+  local campaign = campaign_of(s)
+  emit({'confirm', campaign})
+  emit({'bump', campaign, dims_of(s), when, metric, by})
   local entry = 'l:' .. when .. '|' .. metric
   hincr(skey, entry, by)
   -- The table stays what the hash holds: a move later in this call replays it.
@@ -196,35 +333,24 @@ local function contribute(mode, s, skey, when, metric, by)
   if n == 0 then s[entry] = nil else s[entry] = tostring(n) end
 end
 
--- The last minutes, for every campaign of a mode together: what a launch
--- looks like right now. Only new facts, never moves.
-local function per_minute(mode, at_ms, metric, by)
-  local minute = math.floor(at_ms / 60000) * 60
-  local key = KEY.minutes(mode, minute - minute % 3600)
-  hincr(key, minute .. '|' .. metric, by)
-  redis.call('EXPIRE', key, MINUTES_KEPT, 'NX')
-end
-
 -- Move everything a session counted to where its (changed) fields now put
--- it: `changes` are the session fields to set. Returns the new campaign.
-local function move(mode, s, skey, changes)
+-- it: `changes` are the session fields to set.
+local function move(s, changes)
   local ledger = {}
   for f, v in pairs(s) do
     local entry = string.match(f, '^l:(.+)$')
     if entry then ledger[entry] = tonumber(v) end
   end
-  local from, from_dims = campaign_of(mode, s), dims_of(s)
+  local from, from_dims = campaign_of(s), dims_of(s)
   for k, v in pairs(changes) do s[k] = v end
-  local to, to_dims = campaign_of(mode, s), dims_of(s)
-  if next(ledger) then confirm(mode, to) end
+  local to, to_dims = campaign_of(s), dims_of(s)
+  if next(ledger) then emit({'confirm', to}) end
   for entry, n in pairs(ledger) do
     local when, metric = string.match(entry, '^([^|]+)|(.+)$')
-    bump(mode, from, from_dims, when, metric, -n)
-    bump(mode, to, to_dims, when, metric, n)
+    emit({'bump', from, from_dims, when, metric, -n})
+    emit({'bump', to, to_dims, when, metric, n})
   end
-  return to
 end
-
 -- A session started from one of our tagged links (its client_reference_id is
 -- a token the store knows) belongs to the link's campaign and codes until a
 -- landing says otherwise (the redirect wins). Any other reference is the
@@ -238,7 +364,7 @@ local function token_of(raw)
   return cjson.decode(raw)
 end
 
-local function adopt_token(mode, s, skey, link)
+local function adopt_token(s, skey, link)
   if not link or s.token_campaign then return end
   if not link.campaign then return end
   local changes, flat = {}, {}
@@ -247,7 +373,7 @@ local function adopt_token(mode, s, skey, link)
     flat[#flat + 1] = 'token_' .. f
     flat[#flat + 1] = changes['token_' .. f]
   end
-  move(mode, s, skey, changes)
+  move(s, changes)
   redis.call('HSET', skey, unpack(flat))
 end
 
@@ -255,7 +381,7 @@ end
 -- what was paid, counted once: the payment's record keeps the running
 -- largest `amount_refunded` per charge (`back:{charge}`) and each lost
 -- dispute (`lost:{dispute}`); `counted` is what the counters already hold.
-local function settle_back(mode, s, skey, pkey)
+local function settle_back(s, skey, pkey)
   local p = hgetall(pkey)
   local paid = tonumber(p.paid or '')
   if not paid or s.status ~= 'paid' then return 'pending' end
@@ -270,8 +396,8 @@ local function settle_back(mode, s, skey, pkey)
   if delta <= 0 then return 'unchanged' end
   redis.call('HSET', pkey, 'counted', total)
   local when = p.back_when
-  contribute(mode, s, skey, when, 'refunded:' .. p.currency, delta)
-  if not s.refunded then contribute(mode, s, skey, when, 'refunds', 1) end
+  contribute(s, skey, when, 'refunded:' .. p.currency, delta)
+  if not s.refunded then contribute(s, skey, when, 'refunds', 1) end
   s.refunded = tostring(tonumber(s.refunded or '0') + delta)
   redis.call('HSET', skey, 'refunded', s.refunded)
   return 'counted'
@@ -279,53 +405,64 @@ end
 
 -- A payment of the session (its own, or a renewal's) that refunds and
 -- disputes may name; what came for it before is settled now.
-local function link_payment(mode, sid, s, skey, payment, amount, currency)
+local function link_payment(shard, sid, s, skey, payment, amount, currency)
   if payment == '' then return end
-  local pkey = KEY.payment(mode, payment)
+  local pkey = KEY.payment(shard, payment)
   redis.call('HSET', pkey, 'session', sid, 'paid', amount, 'currency', currency)
   redis.call('EXPIRE', pkey, CFG.retention)
-  settle_back(mode, s, skey, pkey)
+  settle_back(s, skey, pkey)
 end
 
 -- A renewal invoice counted once for its session, on the invoice's day.
-local function count_renewal(mode, sid, s, skey, invoice, r)
+local function count_renewal(shard, sid, s, skey, invoice, r)
   if s['renewal:' .. invoice] then return 'unchanged' end
   if s.status ~= 'paid' then return 'pending' end
   redis.call('HSET', skey, 'renewal:' .. invoice, r.when)
-  contribute(mode, s, skey, r.when, 'renewals', 1)
-  contribute(mode, s, skey, r.when, 'revenue:' .. r.currency, r.amount)
-  link_payment(mode, sid, s, skey, r.payment, r.amount, r.currency)
+  contribute(s, skey, r.when, 'renewals', 1)
+  contribute(s, skey, r.when, 'revenue:' .. r.currency, r.amount)
+  link_payment(shard, sid, s, skey, r.payment, r.amount, r.currency)
   return 'counted'
 end
 
 -- Sessions with a verified event are kept SESSION_RETENTION_DAYS; sessions
 -- that only landed, UNCONFIRMED_DAYS, in an index of their own.
-local function touch_session(mode, sid, skey, s, first_seen_ms)
+local function touch_session(shard, sid, skey, s, first_seen_ms)
+  SHARDS_TOUCHED[shard] = true
   if s.status or s.abandoned then
     redis.call('EXPIRE', skey, CFG.retention)
-    redis.call('ZREM', KEY.sessions_landed(mode), sid)
+    redis.call('ZREM', KEY.sessions_landed(shard), sid)
     -- LT: the index keeps the session's earliest sighting.
-    redis.call('ZADD', KEY.sessions(mode), 'LT', first_seen_ms, sid)
+    redis.call('ZADD', KEY.sessions(shard), 'LT', first_seen_ms, sid)
   else
     redis.call('EXPIRE', skey, CFG.unconfirmed)
-    redis.call('ZADD', KEY.sessions_landed(mode), 'LT', first_seen_ms, sid)
+    redis.call('ZADD', KEY.sessions_landed(shard), 'LT', first_seen_ms, sid)
   end
 end
 
-local function finish()
-  for mode in pairs(TOUCHED) do
-    local now = CFG.now_ms
-    redis.call('ZREMRANGEBYSCORE', KEY.sessions(mode), '-inf',
+-- Ends every session-side script: trims the shards' indexes, then applies
+-- the ops here (a single node) and returns the words of its landing and
+-- visit ops; or, on a cluster, keeps them in the shard's outbox under a new
+-- transition id and returns {id, entry} for the store to apply (apply.lua).
+local function settle(mode, shard)
+  local now = CFG.now_ms
+  for touched in pairs(SHARDS_TOUCHED) do
+    redis.call('ZREMRANGEBYSCORE', KEY.sessions(touched), '-inf',
       '(' .. (now - CFG.retention * 1000))
-    for _, index in ipairs({KEY.sessions_landed(mode), KEY.unconfirmed(mode)}) do
-      redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (now - CFG.unconfirmed * 1000))
-      redis.call('EXPIRE', index, CFG.unconfirmed)
-    end
-    redis.call('INCR', KEY.version(mode))
-    for day in pairs(CHANGED_DAYS[mode]) do
-      redis.call('HINCRBY', KEY.day_versions(mode), day, 1)
-    end
-    CHANGED_DAYS[mode] = {}
+    local landed = KEY.sessions_landed(touched)
+    redis.call('ZREMRANGEBYSCORE', landed, '-inf', '(' .. (now - CFG.unconfirmed * 1000))
+    redis.call('EXPIRE', landed, CFG.unconfirmed)
   end
-  TOUCHED = {}
+  SHARDS_TOUCHED = {}
+  local ops = OPS
+  OPS = {}
+  if CFG.inline then
+    local words = apply_ops(mode, ops)
+    finish_counters()
+    return words
+  end
+  if #ops == 0 then return nil end
+  local id = shard .. '#' .. redis.call('INCR', KEY.transitions(shard))
+  local entry = cjson.encode({mode = mode, at = now, limit = CFG.limit, ops = ops})
+  redis.call('HSET', KEY.outbox(shard), id, entry)
+  return {id, entry}
 end

@@ -3,11 +3,19 @@
 ``{mode}`` is ``live`` or ``test``, ``{campaign}`` a campaign, ``{day}`` a day
 in REPORT_TIMEZONE as YYYY-MM-DD.
 
-The mode is a Redis Cluster hash tag: every key of a mode's counting model
-(``landing:{live}:…``) lives in one hash slot, so each script call, which
-touches one mode, stays in one slot on a cluster (SPEC §7). Keys that only
-Python reads one at a time (links, tokens, shares) carry no tag and spread
-over the slots. Counters are hashes of integers whose
+Hash tags (SPEC §7) put each key in a Redis Cluster slot chosen so load
+spreads and each script call stays in one slot:
+
+* ``{mode}`` (``landing:{live}:…``): the mode's counters, indexes of
+  campaigns, version, and what only the counters need (aliases, the landing
+  limit, held-back landings, applied transitions);
+* ``{shard}`` (``landing:{live:07}:…``): one of SHARDS session shards, by a
+  hash of the session id (shard_of, the same in Lua): the session, its
+  payments and subscription, the shard's session indexes and its outbox of
+  counter changes not yet applied.
+
+Keys that only Python reads one at a time (links, tokens, shares) carry no
+tag and spread over the slots. Counters are hashes of integers whose
 fields fall away at zero. The store builds keys with these functions, the
 Lua scripts with the same templates (``lua_prelude``), and tests and
 benchmarks read through them too, so a key's name lives here alone.
@@ -52,26 +60,27 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "the last 30 minutes; kept 3 hours",
     ),
     "session": (
-        "{mode}:session:{session}",
+        "{shard}:session:{session}",
         "one checkout session: its landing's codes and its outcome "
         "(expires after SESSION_RETENTION_DAYS)",
     ),
     "sessions": (
-        "{mode}:sessions",
-        "sorted set: sessions with a verified event, by first sighting (ms)",
+        "{shard}:sessions",
+        "sorted set: the shard's sessions with a verified event, by first "
+        "sighting (ms)",
     ),
     "sessions_landed": (
-        "{mode}:sessions:landed",
-        "sorted set: sessions that only landed, by first sighting (ms); "
+        "{shard}:sessions:landed",
+        "sorted set: the shard's sessions that only landed, by first sighting (ms); "
         "trimmed and expiring after UNCONFIRMED_DAYS",
     ),
     "payment": (
-        "{mode}:payment:{payment}",
+        "{shard}:payment:{payment}",
         "a payment (PaymentIntent or charge) of a session or a renewal: its "
         "session, amount paid, currency, refunds and lost disputes so far",
     ),
     "subscription": (
-        "{mode}:subscription:{subscription}",
+        "{shard}:subscription:{subscription}",
         "the session that started a subscription, while it lives; renewals "
         "that came first wait here",
     ),
@@ -92,6 +101,25 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "its campaign, source, medium, content, term and link id",
     ),
     "visitor": ("{mode}:visitor:{digest}", "a session-less landing, for 30 minutes"),
+    "held": (
+        "{mode}:held:{session}",
+        "a landing the limit held back: counted once Stripe vouches for its "
+        "session (campaign, codes, when); kept UNCONFIRMED_DAYS",
+    ),
+    "outbox": (
+        "{shard}:outbox",
+        "``{transition}``: counter changes a session shard decided and the "
+        "mode's counters have not yet confirmed applying (JSON)",
+    ),
+    "transitions": (
+        "{shard}:transitions",
+        "the shard's transition counter (its outbox entries' ids)",
+    ),
+    "applied": (
+        "{mode}:applied",
+        "sorted set: transitions applied to the counters, by time (ms); kept "
+        "APPLIED_KEPT",
+    ),
     "version": ("{mode}:version", "bumped on every change (the API's ETag)"),
     "day_versions": (
         "{mode}:day-versions",
@@ -140,14 +168,46 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 }
 
 
-def slot_tag(mode: str) -> str:
-    """The hash tag that keeps a mode's keys in one slot."""
-    return "{" + mode + "}"
+# Session shards per mode. Never change it on a store that holds data: a
+# session's keys would be looked for in another shard.
+SHARDS = 16
+# Transitions remembered as applied: far longer than any outbox entry waits
+# (the drainer retries every few seconds while the store answers).
+APPLIED_KEPT = 7 * 86400
+TAGGED = ("mode", "shard")
+
+
+def slot_tag(name: str) -> str:
+    """The hash tag that keeps a mode's (or a shard's) keys in one slot."""
+    return "{" + name + "}"
+
+
+def shard_of(value: str) -> int:
+    """A session (or any id)'s shard: djb2 over its UTF-8 bytes, kept within
+    32 bits so Lua's doubles compute the same (common.lua's shard_of)."""
+    h = 5381
+    for byte in value.encode("utf-8", "surrogateescape"):
+        h = (h * 33 + byte) % 4294967296
+    return h % SHARDS
+
+
+def shard(mode: str, number: int) -> str:
+    """A shard's name: ``live:07``."""
+    return f"{mode}:{number:02d}"
+
+
+def shard_for(mode: str, session_id: str) -> str:
+    return shard(mode, shard_of(session_id))
+
+
+def shards(mode: str) -> list[str]:
+    return [shard(mode, n) for n in range(SHARDS)]
 
 
 def _key(name: str, **parts: object) -> str:
-    if "mode" in parts:
-        parts["mode"] = slot_tag(str(parts["mode"]))
+    for tagged in TAGGED:
+        if tagged in parts:
+            parts[tagged] = slot_tag(str(parts[tagged]))
     return PREFIX + TEMPLATES[name][0].format(**parts)
 
 
@@ -188,23 +248,42 @@ def minutes(mode: str, hour: int) -> str:
 
 
 def session(mode: str, session_id: str) -> str:
-    return _key("session", mode=mode, session=session_id)
+    return _key("session", shard=shard_for(mode, session_id), session=session_id)
 
 
-def sessions(mode: str) -> str:
-    return _key("sessions", mode=mode)
+def sessions(shard: str) -> str:
+    """One shard's index (``shards(mode)`` names them all)."""
+    return _key("sessions", shard=shard)
 
 
-def sessions_landed(mode: str) -> str:
-    return _key("sessions_landed", mode=mode)
+def sessions_landed(shard: str) -> str:
+    return _key("sessions_landed", shard=shard)
 
 
-def payment(mode: str, payment_id: str) -> str:
-    return _key("payment", mode=mode, payment=payment_id)
+def payment(shard: str, payment_id: str) -> str:
+    """A payment's record, in the shard of its session."""
+    return _key("payment", shard=shard, payment=payment_id)
 
 
-def subscription(mode: str, subscription_id: str) -> str:
-    return _key("subscription", mode=mode, subscription=subscription_id)
+def subscription(shard: str, subscription_id: str) -> str:
+    """A subscription's record, in the shard of its session."""
+    return _key("subscription", shard=shard, subscription=subscription_id)
+
+
+def held(mode: str, session_id: str) -> str:
+    return _key("held", mode=mode, session=session_id)
+
+
+def outbox(shard: str) -> str:
+    return _key("outbox", shard=shard)
+
+
+def transitions(shard: str) -> str:
+    return _key("transitions", shard=shard)
+
+
+def applied(mode: str) -> str:
+    return _key("applied", mode=mode)
 
 
 def confirmed(mode: str) -> str:
@@ -295,7 +374,7 @@ def lua_prelude() -> str:
             params.append(param)
             if before:
                 pieces.append(repr(before))
-            if param == "mode":  # the slot's hash tag, as slot_tag() makes it
+            if param in TAGGED:  # the slot's hash tag, as slot_tag() makes it
                 pieces.append(f"'{{' .. tostring({param}) .. '}}'")
             else:
                 pieces.append(f"tostring({param})")
@@ -303,4 +382,6 @@ def lua_prelude() -> str:
             pieces.append(repr(rest))
         body = " .. ".join(pieces)
         lines.append(f"function KEY.{name}({', '.join(params)}) return {body} end")
+    lines.append(f"local SHARDS = {SHARDS}")
+    lines.append(f"local APPLIED_KEPT = {APPLIED_KEPT}")
     return "\n".join(lines) + "\n"

@@ -3,10 +3,12 @@
 -- currency, payment_link, client_reference_id, when (`{day}@{hour}`), event
 -- time (ms), now (ms),
 -- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription,
--- the client_reference_id's link token record as JSON ("" when it is none).
--- KEYS[1]: the session's key (the call's hash slot: the mode's).
+-- the client_reference_id's link token record as JSON ("" when it is none),
+-- "1" to apply the counters here (a single node) or "0" (a cluster).
+-- KEYS[1]: the session's key (the call's slot: the session's shard).
 -- Returns: counted (new outcome), changed (pending became paid or failed) or
--- unchanged (a duplicate, or news older than what we hold).
+-- unchanged (a duplicate, or news older than what we hold); on a cluster
+-- {word, id, entry} when it changed counters (settle()).
 local mode, sid, status = ARGV[1], ARGV[2], ARGV[3]
 local amount, currency, payment_link = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local reference, when, at_ms = ARGV[7], ARGV[8], tonumber(ARGV[9])
@@ -15,8 +17,10 @@ CFG.now_ms, CFG.retention = tonumber(ARGV[10]), tonumber(ARGV[11])
 CFG.unconfirmed = tonumber(ARGV[12])
 local payment_intent, subscription = ARGV[13], ARGV[14]
 local token = token_of(ARGV[15])
+CFG.inline = ARGV[16] == '1'
 
-local skey = KEY.session(mode, sid)
+local shard = shard_of(mode, sid)
+local skey = KEY.session(shard, sid)
 local s = hgetall(skey)
 if s.status and RANK[s.status] >= RANK[status] then return 'unchanged' end
 
@@ -28,32 +32,24 @@ if amount and currency ~= '' then
   s.amount_total, s.currency = tostring(amount), currency
 end
 if payment_intent ~= '' then s.payment_intent = payment_intent end
-adopt_token(mode, s, skey, token)
+adopt_token(s, skey, token)
 if subscription ~= '' then s.subscription = subscription end
 if was then
-  contribute(mode, s, skey, s.outcome_when or s.outcome_day, METRIC[was], -1)
+  contribute(s, skey, s.outcome_when or s.outcome_day, METRIC[was], -1)
   result = 'changed'
 end
 s.status, s.outcome_day, s.outcome_when = status, day, when
-contribute(mode, s, skey, when, METRIC[status], 1)
-per_minute(mode, at_ms, METRIC[status], 1)
+contribute(s, skey, when, METRIC[status], 1)
+emit({'minute', at_ms, METRIC[status], 1})
 if status == 'paid' and s.amount_total and s.currency then
   local revenue = 'revenue:' .. s.currency
-  contribute(mode, s, skey, when, revenue, tonumber(s.amount_total))
-  contribute(mode, s, skey, when, 'conversions:' .. s.currency, 1)
-  per_minute(mode, at_ms, revenue, tonumber(s.amount_total))
+  contribute(s, skey, when, revenue, tonumber(s.amount_total))
+  contribute(s, skey, when, 'conversions:' .. s.currency, 1)
+  emit({'minute', at_ms, revenue, tonumber(s.amount_total)})
 end
--- A landing held back by the rate limit counts now that Stripe vouches
--- for its session (in its own campaign, on the day it arrived).
-if s.limited and s.campaign then
-  local landing = {}
-  for _, d in ipairs(CODES) do landing[d] = s[d] or NONE end
-  confirm(mode, resolve(mode, s.campaign))
-  bump(mode, resolve(mode, s.campaign), landing, s.landed_when or s.landed_day,
-    'landings', 1)
-  s.limited = nil
-  redis.call('HDEL', skey, 'limited')
-end
+-- A landing held back by the limit counts now that Stripe vouches for its
+-- session (in its own campaign, on the day it arrived).
+emit({'vouch', sid})
 
 local fields = {'status', status, 'outcome_day', day, 'outcome_when', when,
   'payment_link', payment_link, status .. '_at', at_ms}
@@ -65,25 +61,26 @@ for _, f in ipairs({'amount_total', 'currency', 'client_reference_id',
   end
 end
 redis.call('HSET', skey, unpack(fields))
-touch_session(mode, sid, skey, s, at_ms)
+touch_session(shard, sid, skey, s, at_ms)
 
 if status == 'paid' then
   -- Refunds and disputes may have come first (Stripe does not order
   -- events); they are settled now.
-  link_payment(mode, sid, s, skey, s.payment_intent or '',
+  link_payment(shard, sid, s, skey, s.payment_intent or '',
     s.amount_total or '0', s.currency or '')
   if s.subscription then
-    local subkey = KEY.subscription(mode, s.subscription)
+    local subkey = KEY.subscription(shard, s.subscription)
     redis.call('HSET', subkey, 'session', sid)
     redis.call('PERSIST', subkey)  -- kept while the subscription lives
     for f, v in pairs(hgetall(subkey)) do
       local invoice = string.match(f, '^pending:(.+)$')
       if invoice then
-        count_renewal(mode, sid, s, skey, invoice, cjson.decode(v))
+        count_renewal(shard, sid, s, skey, invoice, cjson.decode(v))
         redis.call('HDEL', subkey, f)
       end
     end
   end
 end
-finish()
-return result
+local out = settle(mode, shard)
+if CFG.inline or not out then return result end
+return {result, out[1], out[2]}

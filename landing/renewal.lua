@@ -3,43 +3,63 @@
 -- is kept, for refunds), or the end of the subscription.
 -- ARGV: mode, what ("renewal", "first" or "ended"), subscription, invoice,
 -- amount_paid, currency, payment (PaymentIntent or charge, may be ""), when,
--- now (ms), session retention (s), UNCONFIRMED_DAYS (s).
--- Returns counted, unchanged or pending (its session is not known yet).
--- KEYS[1]: the subscription's key (the call's hash slot: the mode's).
+-- now (ms), session retention (s), UNCONFIRMED_DAYS (s), "1" to apply the
+-- counters here (a single node) or "0" (a cluster), then the session shards
+-- to look in (as refund.lua).
+-- KEYS[1]: a key of the call's slot (the first shard's outbox).
+-- Returns counted, unchanged or pending (its session is not known yet: every
+-- shard looked in keeps it until its session comes, for retention); on a
+-- cluster {word, id, entry} when it changed counters.
 local mode, what, subscription, invoice = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local r = {amount = tonumber(ARGV[5]), currency = ARGV[6], payment = ARGV[7],
   when = ARGV[8]}
 CFG.now_ms, CFG.retention = tonumber(ARGV[9]), tonumber(ARGV[10])
 CFG.unconfirmed = tonumber(ARGV[11])
+CFG.inline = ARGV[12] == '1'
+local shards = {}
+for i = 13, #ARGV do shards[#shards + 1] = ARGV[i] end
 
-local subkey = KEY.subscription(mode, subscription)
+local home, sid
+for _, shard in ipairs(shards) do
+  sid = redis.call('HGET', KEY.subscription(shard, subscription), 'session')
+  if sid then
+    home = shard
+    break
+  end
+end
+
 if what == 'ended' then
   -- Late events about it may still come; then it goes.
-  if redis.call('EXISTS', subkey) == 1 then redis.call('EXPIRE', subkey, CFG.retention) end
-  return 'unchanged'
-end
-local sid = redis.call('HGET', subkey, 'session')
-if not sid then
-  if what == 'renewal' then
-    redis.call('HSET', subkey, 'pending:' .. invoice, cjson.encode(r))
-    redis.call('EXPIRE', subkey, CFG.retention)
-    return 'pending'
+  for _, shard in ipairs(shards) do
+    local subkey = KEY.subscription(shard, subscription)
+    if redis.call('EXISTS', subkey) == 1 then redis.call('EXPIRE', subkey, CFG.retention) end
   end
   return 'unchanged'
 end
-local skey = KEY.session(mode, sid)
+if not home then
+  if what ~= 'renewal' then return 'unchanged' end
+  for _, shard in ipairs(shards) do
+    local subkey = KEY.subscription(shard, subscription)
+    redis.call('HSET', subkey, 'pending:' .. invoice, cjson.encode(r))
+    redis.call('EXPIRE', subkey, CFG.retention)
+  end
+  return 'pending'
+end
+local skey = KEY.session(home, sid)
 local s = hgetall(skey)
 local result
 if what == 'first' then
   if r.payment == '' or s.status ~= 'paid' then return 'unchanged' end
-  link_payment(mode, sid, s, skey, r.payment, s.amount_total or r.amount,
+  link_payment(home, sid, s, skey, r.payment, s.amount_total or r.amount,
     s.currency or r.currency)
   result = 'unchanged'
 else
-  result = count_renewal(mode, sid, s, skey, invoice, r)
+  result = count_renewal(home, sid, s, skey, invoice, r)
   if result == 'pending' then
-    redis.call('HSET', subkey, 'pending:' .. invoice, cjson.encode(r))
+    redis.call('HSET', KEY.subscription(home, subscription), 'pending:' .. invoice,
+      cjson.encode(r))
   end
 end
-finish()
-return result
+local out = settle(mode, home)
+if CFG.inline or not out then return result end
+return {result, out[1], out[2]}

@@ -6,7 +6,9 @@ trip, atomic.
 
 from __future__ import annotations
 
+import heapq
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -35,6 +37,8 @@ from landing.events import (
 )
 from landing.linkrules import is_token
 from landing.period import utc_offset
+
+log = logging.getLogger(__name__)
 
 Metrics = dict[str, int]
 # What a script takes in ARGV.
@@ -174,6 +178,8 @@ class Store:
         # To make a cluster client later, if the store was away at start.
         self._url, self._tls_verify = url, tls_verify
         self._switch_lock = threading.Lock()
+        self._drainer: threading.Thread | None = None
+        self._drainer_lock = threading.Lock()
         # Link tokens never change once written: what one stands for (or
         # that a reference is none of ours) is kept here, not read per event.
         self._tokens: OrderedDict[str, str] = OrderedDict()
@@ -194,6 +200,7 @@ class Store:
         self._renewal = client.register_script(_script("renewal.lua"))
         self._expired = client.register_script(_script("expired.lua"))
         self._campaigns = client.register_script(_script("campaigns.lua"))
+        self._apply_script = client.register_script(_script("apply.lua"))
 
     @property
     def is_cluster(self) -> bool:
@@ -209,6 +216,7 @@ class Store:
         with self._switch_lock:
             if not self.is_cluster:
                 self._use(cluster_client(self._url, tls_verify=self._tls_verify))
+        self.start_drainer()
 
     def _lifetimes(self) -> list[Arg]:
         """What every script's ARGV ends with: now, and how long things live."""
@@ -221,47 +229,158 @@ class Store:
         self, landings: Sequence[Mapping[str, Any] | str], rate_limit: int
     ) -> list[str]:
         """Count journal entries (dicts, or their JSON text as the journal
-        keeps it); one round trip for the whole batch."""
+        keeps it); words: counted, duplicate or limited.
+
+        A single node takes the batch in one round trip (a script call per
+        mode, pipelined). A cluster takes one call per session shard the
+        batch touches and one for its visitors, then one to apply the
+        shards' counter changes to the mode's slot (apply.lua)."""
         if not landings:
             return []
         now, retention, unconfirmed = self._lifetimes()
         # The hours of a batch's landings: they arrived within moments of
         # each other (a replay after an outage aside), so one offset serves.
         offset = utc_offset(self.zone, time.time())
-        head: list[Any] = [now, retention, rate_limit, unconfirmed, offset]
-        # One call per mode, each in its mode's hash slot: one round trip
-        # on a single node (a pipeline), one per mode on a cluster.
-        by_mode: dict[str, list[int]] = {}
+        head: list[Arg] = [now, retention, rate_limit, unconfirmed, offset]
+        groups: dict[tuple[str, str | None], list[int]] = {}
         texts: list[str] = []
+        cluster = self.is_cluster
         for i, entry in enumerate(landings):
-            if isinstance(entry, str):
-                text, mode = entry, json.loads(entry).get("mode")
-            else:
-                text = json.dumps(entry, separators=(",", ":"))
-                mode = entry.get("mode")
-            texts.append(text)
-            by_mode.setdefault(str(mode), []).append(i)
-        calls = [
-            ([keys.version(mode)], head + [texts[i] for i in indexes])
-            for mode, indexes in by_mode.items()
-        ]
-        if self.is_cluster:  # redis-py pipelines no script on a cluster
-            replies = [self._landings(keys=k, args=a) for k, a in calls]
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            for k, a in calls:
-                self._landings(keys=k, args=a, client=pipe)
-            replies = pipe.execute()
+            data = json.loads(entry) if isinstance(entry, str) else entry
+            texts.append(
+                entry
+                if isinstance(entry, str)
+                else json.dumps(entry, separators=(",", ":"))
+            )
+            mode, sid = str(data.get("mode")), data.get("sid")
+            shard = (
+                keys.shard_for(mode, sid) if cluster and isinstance(sid, str) else None
+            )
+            groups.setdefault((mode, shard), []).append(i)
         results: list[str] = [""] * len(texts)
-        for indexes, words in zip(by_mode.values(), replies, strict=True):
-            for i, word in zip(indexes, words, strict=True):
+        if not cluster:
+            pipe = self.redis.pipeline(transaction=False)
+            for (mode, _), indexes in groups.items():
+                args = [*head, "1", *(texts[i] for i in indexes)]
+                self._landings(keys=[keys.version(mode)], args=args, client=pipe)
+            for indexes, words in zip(groups.values(), pipe.execute(), strict=True):
+                for i, word in zip(indexes, words, strict=True):
+                    results[i] = word
+            return results
+        # A cluster: redis-py pipelines no script there, so call by call.
+        waiting: list[tuple[list[int], list[str], str, str]] = []
+        for (mode, shard), indexes in groups.items():
+            batch = [texts[i] for i in indexes]
+            if shard is None:  # visitors: the mode's slot, applied there
+                key = keys.version(mode)
+                words = self._landings(keys=[key], args=[*head, "1", *batch])
+                for i, word in zip(indexes, words, strict=True):
+                    results[i] = word
+                continue
+            reply = self._landings(keys=[keys.outbox(shard)], args=[*head, "0", *batch])
+            for i, word in zip(indexes, reply[0], strict=True):
                 results[i] = word
+            if len(reply) > 1:
+                waiting.append((indexes, reply[0], reply[1], reply[2]))
+        if waiting:
+            applied = self._apply([(tid, entry) for _, _, tid, entry in waiting])
+            for (indexes, shard_words, _, _), words in zip(
+                waiting, applied, strict=True
+            ):
+                fill = iter(words)
+                for i, word in zip(indexes, shard_words, strict=True):
+                    if word == "":
+                        results[i] = next(fill, "counted")
         return results
 
+    def _settled(self, reply: Any) -> str:
+        """A session-side script's word; on a cluster, its counter changes
+        applied first (the webhook is acknowledged only after that)."""
+        if isinstance(reply, str):
+            return reply
+        word, *entry = cast(list[str], reply)
+        if entry:
+            self._apply([(entry[0], entry[1])])
+        return word
+
+    def _apply(self, entries: Sequence[tuple[str, str]]) -> list[list[str]]:
+        """Apply outbox entries (transition id, JSON) to the mode's counters
+        in one call per mode, then clear them from their shards' outboxes;
+        each entry's landing words (empty when it was applied before)."""
+        by_mode: dict[str, list[int]] = {}
+        for n, (_, entry) in enumerate(entries):
+            by_mode.setdefault(json.loads(entry)["mode"], []).append(n)
+        out: list[list[str]] = [[] for _ in entries]
+        for mode, picks in by_mode.items():
+            args: list[Arg] = [*self._lifetimes()]
+            for n in picks:
+                args += [entries[n][0], entries[n][1]]
+            replies = self._apply_script(keys=[keys.applied(mode)], args=args)
+            for n, raw in zip(picks, replies, strict=True):
+                words = json.loads(raw) if raw else []
+                out[n] = words if isinstance(words, list) else []
+        self._clear([tid for tid, _ in entries])
+        return out
+
+    def _clear(self, transitions: Sequence[str]) -> None:
+        """Drop applied transitions from their shards' outboxes."""
+        pipe = self.redis.pipeline(transaction=False)
+        for tid in transitions:
+            pipe.hdel(keys.outbox(tid.partition("#")[0]), tid)
+        pipe.execute()
+
+    def start_drainer(self, every: float = 1.0) -> None:
+        """Drain the outboxes every `every` seconds in a daemon thread, while
+        the store is a cluster (once per store; none on a single node)."""
+        if not self.is_cluster:
+            return
+        with self._drainer_lock:
+            if self._drainer is not None:
+                return
+            self._drainer = threading.Thread(
+                target=self._drain_forever, args=(every,), name="outbox", daemon=True
+            )
+            self._drainer.start()
+
+    def _drain_forever(self, every: float) -> None:
+        while True:
+            time.sleep(every)
+            try:
+                self.drain()
+            except Exception as error:  # the store is away: next turn
+                log.debug("outbox drain: %s", type(error).__name__)
+
+    # An outbox entry older than this is a crash's or an outage's leftover:
+    # the drainer applies it (a write in flight applies its own at once).
+    DRAIN_AFTER_MS = 2000
+
+    @guarded
+    def drain(self, older_than_ms: int = DRAIN_AFTER_MS) -> int:
+        """Apply what the session shards' outboxes still hold (a cluster:
+        a process died, or the store failed, between a shard's call and the
+        counters'); how many transitions. Idempotent: any process may run it
+        at any time. One pipelined read per node."""
+        if not self.is_cluster:
+            return 0
+        shards = [*keys.shards("live"), *keys.shards("test")]
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in shards:
+            pipe.hgetall(keys.outbox(shard))
+        limit = _now_ms() - older_than_ms
+        stale: list[tuple[str, str]] = []
+        for box in cast(list[dict[str, str]], pipe.execute()):
+            for tid, entry in box.items():
+                if int(json.loads(entry).get("at", 0)) < limit:
+                    stale.append((tid, entry))
+        if stale:
+            self._apply(stale)
+        return len(stale)
+
     def record(self, parsed: Parsed, day: When) -> str:
-        """Store what a verified event says, in one script call; `day` is
-        the event's day in REPORT_TIMEZONE, or ``{day}@{hour}`` (period.when_of)
-        to count its hour too. Returns the script's word."""
+        """Store what a verified event says; `day` is the event's day in
+        REPORT_TIMEZONE, or ``{day}@{hour}`` (period.when_of) to count its
+        hour too. Returns the script's word. One script call on a single
+        node; on a cluster, the session shard's and the counters'."""
         if isinstance(parsed, Outcome):
             return self.record_outcome(parsed, day)
         if isinstance(parsed, Refund):
@@ -274,11 +393,15 @@ class Store:
             return self.end_subscription(parsed)
         return self.record_expiry(parsed, day)
 
+    def _inline(self) -> str:
+        """Whether a script applies its own counter changes: on a single node."""
+        return "0" if self.is_cluster else "1"
+
     @guarded
     def record_outcome(self, outcome: Outcome, day: When) -> str:
         """Apply one verified event; returns counted, changed or unchanged."""
         now, retention, unconfirmed = self._lifetimes()
-        result = self._outcome(
+        reply = self._outcome(
             keys=[keys.session(outcome.mode, outcome.session_id)],
             args=[
                 outcome.mode,
@@ -296,9 +419,10 @@ class Store:
                 outcome.payment_intent,
                 outcome.subscription,
                 self._token_record(outcome.client_reference_id),
+                self._inline(),
             ],
         )
-        return cast(str, result)
+        return self._settled(reply)
 
     @guarded
     def record_expiry(self, expiry: Expiry, day: When) -> str:
@@ -312,9 +436,10 @@ class Store:
             expiry.created * 1000,
             *self._lifetimes(),
             self._token_record(expiry.client_reference_id),
+            self._inline(),
         ]
         key = keys.session(expiry.mode, expiry.session_id)
-        return cast(str, self._expired(keys=[key], args=args))
+        return self._settled(self._expired(keys=[key], args=args))
 
     @guarded
     def record_refund(self, refund: Refund, day: When) -> str:
@@ -355,9 +480,48 @@ class Store:
         day: When,
     ) -> str:
         args: list[Arg] = [mode, payment_intent, charge, what, what_id, amount]
-        args += [_when(day), *self._lifetimes()]
-        key = keys.payment(mode, payment_intent or charge)
-        return cast(str, self._refund(keys=[key], args=args))
+        args += [_when(day), *self._lifetimes(), self._inline()]
+        names = [payment_intent, charge]
+        return self._in_shards(mode, keys.payment, names, self._refund, args)
+
+    def _in_shards(
+        self,
+        mode: str,
+        record: Callable[[str, str], str],
+        names: Sequence[str],
+        script: Any,
+        args: list[Arg],
+    ) -> str:
+        """Run a script that finds a payment's or subscription's record in
+        the shard of its session, which the event does not name. A single
+        node: one call that looks in every shard. A cluster: one pipelined
+        read per node finds the shard, then one call there; when no shard
+        knows it yet, each shard keeps the news (a call each), so whichever
+        one its session turns out to be in settles it."""
+        shards = keys.shards(mode)
+        if not self.is_cluster:
+            return self._settled(
+                script(keys=[keys.outbox(shards[0])], args=[*args, *shards])
+            )
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in shards:
+            for name in names:
+                pipe.hexists(record(shard, name or "-"), "session")
+        found = pipe.execute()
+        per_shard = len(names)
+        homes = [
+            shard
+            for n, shard in enumerate(shards)
+            if any(found[n * per_shard : (n + 1) * per_shard])
+        ]
+        words = [
+            self._settled(script(keys=[keys.outbox(shard)], args=[*args, shard]))
+            for shard in (homes[:1] or shards)
+        ]
+        for word in ("counted", "pending", "changed"):
+            if word in words:
+                return word
+        return words[0]
 
     @guarded
     def record_renewal(self, renewal: Renewal, day: When) -> str:
@@ -372,16 +536,22 @@ class Store:
             renewal.payment_intent or renewal.charge_id,
             _when(day),
             *self._lifetimes(),
+            self._inline(),
         ]
-        key = keys.subscription(renewal.mode, renewal.subscription)
-        return cast(str, self._renewal(keys=[key], args=args))
+        names = [renewal.subscription]
+        return self._in_shards(
+            renewal.mode, keys.subscription, names, self._renewal, args
+        )
 
     @guarded
     def end_subscription(self, ended: SubscriptionEnded) -> str:
         """The subscription renews no more: its record goes after retention."""
         args: list[Arg] = [ended.mode, "ended", ended.subscription, "", 0, "", "", ""]
-        key = keys.subscription(ended.mode, ended.subscription)
-        return cast(str, self._renewal(keys=[key], args=[*args, *self._lifetimes()]))
+        args += [*self._lifetimes(), self._inline()]
+        names = [ended.subscription]
+        return self._in_shards(
+            ended.mode, keys.subscription, names, self._renewal, args
+        )
 
     @guarded
     def confirm_campaign(self, mode: str, campaign: str) -> bool:
@@ -407,33 +577,65 @@ class Store:
     # -- the key layout ---------------------------------------------------------
 
     def migrate_layout(self) -> int:
-        """Rename a store's keys from the layout before hash tags
-        (``landing:live:…``) to today's (``landing:{live}:…``), keeping
-        their TTLs; how many were renamed. An old store is known by its
-        mode version keys (every write bumps one, and they never expire);
-        a new or renamed store costs one EXISTS. On a single node only: no
-        cluster ever held the old layout. A store that is away is left for
-        the next start."""
+        """Move a store's keys from the layout before hash tags
+        (``landing:live:…``) to today's, keeping their TTLs; how many keys
+        moved. Counters go to the mode's slot; sessions to their shards, and
+        payments and subscriptions to their session's (a record no session
+        claimed yet to every shard, as refund.lua keeps one); the session
+        indexes are split by shard. An old store is known by its mode
+        version keys (every write bumps one, and they never expire): a new
+        or moved store costs one EXISTS. On a single node only: no cluster
+        ever held the old layout. A store that is away is left for the next
+        start."""
         old_versions = [f"{keys.PREFIX}{mode}:version" for mode in ("live", "test")]
         try:
             if self.is_cluster or not self.redis.exists(*old_versions):
                 return 0
             if not self.redis.set(keys.layout_lock(), "1", nx=True, ex=600):
                 return 0  # another process is at it
-            moved = 0
-            for mode in ("live", "test"):
-                old = f"{keys.PREFIX}{mode}:"
-                new = f"{keys.PREFIX}{keys.slot_tag(mode)}:"
-                batch = list(self.redis.scan_iter(match=old + "*", count=1000))
-                for start in range(0, len(batch), 1000):
-                    pipe = self.redis.pipeline(transaction=False)
-                    for key in batch[start : start + 1000]:
-                        pipe.renamenx(key, new + key[len(old) :])
-                    moved += sum(1 for done in pipe.execute() if done)
+            moved = sum(self._migrate_mode(mode) for mode in ("live", "test"))
             self.redis.delete(keys.layout_lock())
             return moved
         except redis.RedisError:
             return 0
+
+    def _migrate_mode(self, mode: str) -> int:
+        old = f"{keys.PREFIX}{mode}:"
+        moved = 0
+        for name in list(self.redis.scan_iter(match=old + "*", count=1000)):
+            rest = name[len(old) :]
+            kind, _, ident = rest.partition(":")
+            targets: list[str]
+            if kind == "session" and ident:
+                targets = [keys.session(mode, ident)]
+            elif kind in ("payment", "subscription") and ident:
+                record = keys.payment if kind == "payment" else keys.subscription
+                owner = cast(str | None, self.redis.hget(name, "session"))
+                shards = [keys.shard_for(mode, owner)] if owner else keys.shards(mode)
+                targets = [record(shard, ident) for shard in shards]
+            elif rest in ("sessions", "sessions:landed"):
+                index = keys.sessions if rest == "sessions" else keys.sessions_landed
+                ttl = int(self.redis.ttl(name))
+                members = cast(
+                    list[tuple[str, float]],
+                    self.redis.zrange(name, 0, -1, withscores=True),
+                )
+                pipe = self.redis.pipeline(transaction=False)
+                for sid, score in members:
+                    key = index(keys.shard_for(mode, sid))
+                    pipe.zadd(key, {sid: score})
+                    if ttl > 0:
+                        pipe.expire(key, ttl)
+                pipe.delete(name)
+                pipe.execute()
+                moved += 1
+                continue
+            else:
+                targets = [f"{keys.PREFIX}{keys.slot_tag(mode)}:{rest}"]
+            for target in targets[1:]:
+                self.redis.copy(name, target)
+            moved += int(bool(self.redis.renamenx(name, targets[0])))
+        return moved
 
     # Tokens kept per process (a few hundred bytes each).
     TOKENS_KEPT = 4096
@@ -680,14 +882,21 @@ class Store:
         self, mode: str, start_ms: float, end_ms: float, page: int = 500
     ) -> Iterator[tuple[str, dict[str, str]]]:
         """Sessions first seen in [start_ms, end_ms), page by page: those with
-        a verified event, then those that only landed."""
-        for index in (keys.sessions(mode), keys.sessions_landed(mode)):
-            yield from self._sessions_in(mode, index, start_ms, end_ms, page)
+        a verified event, then those that only landed; each kind in order of
+        first sighting across the session shards."""
+        for index in (keys.sessions, keys.sessions_landed):
+            shards = [
+                self._sessions_in(mode, index(shard), start_ms, end_ms, page)
+                for shard in keys.shards(mode)
+            ]
+            for _, sid, record in heapq.merge(*shards):
+                yield sid, record
 
     def _sessions_in(
         self, mode: str, index: str, start_ms: float, end_ms: float, page: int
-    ) -> Iterator[tuple[str, dict[str, str]]]:
-        """One index's sessions; pages follow the score, not an offset: writes
+    ) -> Iterator[tuple[float, str, dict[str, str]]]:
+        """One index's sessions, with their scores; pages follow the score,
+        not an offset: writes
         trim the index's old end while an export runs, and an offset would
         then skip rows."""
         low = start_ms
@@ -700,12 +909,14 @@ class Store:
                     partial(_page, index=index, low=low, high=f"({end_ms}", num=want)
                 ),
             )
-            fresh = [sid for sid, _ in batch if sid not in skip]
+            fresh = [(score, sid) for sid, score in batch if sid not in skip]
             if fresh:
-                records = self._hgetall_many(keys.session(mode, sid) for sid in fresh)
-                for sid, record in zip(fresh, records, strict=True):
+                records = self._hgetall_many(
+                    keys.session(mode, sid) for _, sid in fresh
+                )
+                for (score, sid), record in zip(fresh, records, strict=True):
                     if record:  # expired since the index was read
-                        yield sid, record
+                        yield score, sid, record
             if len(batch) < want:
                 return
             last = batch[-1][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from test_faults import (
 )
 
 from landing import create_app, keys
+from landing import stripe_events as se
 from landing.devserver import EmbeddedCluster, GunicornServer
+from landing.events import read_event
 from landing.store import Store, connect, node_client
 
 from conftest import (
@@ -75,14 +78,20 @@ def test_a_cluster_is_recognised_from_the_server_with_no_setting(
     )
 
 
-def test_each_mode_is_one_slot_and_the_modes_sit_on_different_nodes(
+def test_counters_share_a_slot_and_sessions_spread_over_every_node(
     cluster: EmbeddedCluster,
 ) -> None:
-    live = [keys.board("live"), keys.session("live", "cs_live_x"), keys.version("live")]
-    live.append(keys.campaign_day("live", "{spring}", "2026-11-30"))
-    nodes = {cluster.node_of(key).port for key in live}
-    assert len(nodes) == 1, "every key of a mode hashes to one slot"
-    assert cluster.node_of(keys.board("test")).port not in nodes
+    """A mode's counters are one slot (so a script adds to them atomically);
+    its sessions, the memory that grows with payments, spread over shards
+    in every node."""
+    counters = [keys.board("live"), keys.version("live"), keys.applied("live")]
+    counters.append(keys.campaign_day("live", "{spring}", "2026-11-30"))
+    assert len({cluster.node_of(key).port for key in counters}) == 1
+    sessions = [keys.session("live", f"cs_live_{n}") for n in range(200)]
+    assert len({keys.shard_of(f"cs_live_{n}") for n in range(200)}) == keys.SHARDS
+    assert {cluster.node_of(key).port for key in sessions} == {
+        node.port for node in cluster.nodes
+    }
 
 
 def test_landings_payments_and_the_board_on_a_cluster(
@@ -140,6 +149,80 @@ def test_a_store_that_was_away_at_start_is_found_to_be_a_cluster(
     assert store.record_landings([entry], rate_limit=0) == ["counted"]
     assert store.record_landings([entry], rate_limit=0) == ["duplicate"]
     assert store.scoreboard("live", None)["away"]["landings"] == 1
+
+
+def test_counter_changes_left_in_an_outbox_are_applied_once(
+    cluster: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies (here: the counters' call fails) after a session's
+    shard decided a payment: Stripe's retry is acknowledged (the change is
+    kept in the shard's outbox), the drainer applies it, and never twice."""
+    store = Store(connect(cluster.url), url=cluster.url)
+    paid = read_event(se.checkout_session_completed("cs_live_box", amount_total=900))
+    assert paid is not None
+    day = date(2026, 11, 30)
+    real_apply = store._apply
+
+    def dies(entries: Any) -> Any:
+        raise redis.ConnectionError("the process died here")
+
+    monkeypatch.setattr(store, "_apply", dies)
+    with pytest.raises(redis.ConnectionError):
+        store.record(paid, day)
+    monkeypatch.setattr(store, "_apply", real_apply)
+    assert "(unattributed)" not in store.scoreboard("live", None)
+    assert store.record(paid, day) == "unchanged"  # Stripe's retry: acknowledged
+    assert store.drain(older_than_ms=0) == 1
+    row = store.scoreboard("live", None)["(unattributed)"]
+    assert (row["conversions"], row["revenue:usd"]) == (1, 900)
+    assert store.drain(older_than_ms=0) == 0  # the outbox is empty
+    # An entry applied but not cleared (a crash between the two) is skipped.
+    shard = keys.shard_for("live", "cs_live_box2")
+    other = read_event(se.checkout_session_completed("cs_live_box2", amount_total=5))
+    assert other is not None
+    monkeypatch.setattr(store, "_clear", lambda transitions: None)
+    store.record(other, day)
+    monkeypatch.undo()
+    assert store.redis.hlen(keys.outbox(shard)) >= 1
+    store.drain(older_than_ms=0)
+    assert store.redis.hlen(keys.outbox(shard)) == 0
+    assert store.scoreboard("live", None)["(unattributed)"]["conversions"] == 2
+
+
+def test_a_refund_and_a_renewal_before_their_session_settle_in_its_shard(
+    cluster: EmbeddedCluster,
+) -> None:
+    """Neither names the session: every shard keeps the news until the
+    session's own shard links the payment and the subscription."""
+    store = Store(connect(cluster.url), url=cluster.url)
+    day = date(2026, 11, 30)
+    events = [
+        se.charge_refunded(
+            payment_intent="pi_early", amount=3000, amount_refunded=1000
+        ),
+        se.invoice_paid(
+            subscription="sub_early",
+            billing_reason="subscription_cycle",
+            amount_paid=3000,
+        ),
+    ]
+    for event in events:
+        parsed = read_event(event)
+        assert parsed is not None
+        assert store.record(parsed, day) == "pending"
+    completed = se.checkout_session_completed(
+        "cs_live_early",
+        amount_total=3000,
+        payment_intent="pi_early",
+        subscription="sub_early",
+        mode="subscription",
+    )
+    parsed = read_event(completed)
+    assert parsed is not None
+    assert store.record(parsed, day) == "counted"
+    row = store.scoreboard("live", None)["(unattributed)"]
+    assert row["revenue:usd"] == 6000 and row["refunded:usd"] == 1000
+    assert row["renewals"] == 1
 
 
 # -- a node restarted mid-traffic -----------------------------------------------
@@ -203,11 +286,12 @@ def ok(reply: Any) -> bool:
 # -- upgrading a single node's keys -----------------------------------------------
 
 
-def test_a_store_of_the_layout_before_hash_tags_is_renamed_at_start(
+def test_a_store_of_the_layout_before_hash_tags_is_moved_at_start(
     redis_url: str, tmp_path: Path
 ) -> None:
-    """Keys written by an earlier version (no hash tag) are renamed once, TTLs
-    kept, and the board shows what they held."""
+    """Keys written by an earlier version (no hash tags) move once, TTLs
+    kept: counters to the mode's slot, sessions and their payments to the
+    session's shard, the session index split by shard."""
     raw = node_client(redis_url)
     # The layout before hash tags, spelled out: that is what an upgrade meets.
     raw.hset("landing:live:board", mapping={"old|landings": 4, "old|conversions": 1})
@@ -216,6 +300,9 @@ def test_a_store_of_the_layout_before_hash_tags_is_renamed_at_start(
     raw.sadd("landing:live:confirmed", "old")
     raw.hset("landing:live:session:cs_live_old", mapping={"campaign": "old"})
     raw.expire("landing:live:session:cs_live_old", 1000)
+    raw.hset("landing:live:payment:pi_old", mapping={"session": "cs_live_old"})
+    raw.hset("landing:live:payment:pi_waiting", mapping={"back:ch_1": 50})
+    raw.zadd("landing:live:sessions", {"cs_live_old": 5, "cs_live_gone": 6})
     raw.set("landing:live:version", 7)
     app = create_app(settings_env(redis_url, tmp_path))
     try:
@@ -224,6 +311,13 @@ def test_a_store_of_the_layout_before_hash_tags_is_renamed_at_start(
         session = keys.session("live", "cs_live_old")
         assert raw.hgetall(session) == {"campaign": "old"}
         assert 0 < int(raw.ttl(session)) <= 1000
+        home = keys.shard_for("live", "cs_live_old")
+        assert raw.hget(keys.payment(home, "pi_old"), "session") == "cs_live_old"
+        for shard in keys.shards("live"):  # waiting for its session, anywhere
+            assert raw.hget(keys.payment(shard, "pi_waiting"), "back:ch_1") == "50"
+        assert raw.zscore(keys.sessions(home), "cs_live_old") == 5
+        gone = keys.shard_for("live", "cs_live_gone")
+        assert raw.zscore(keys.sessions(gone), "cs_live_gone") == 6
         assert raw.keys("landing:live:*") == []
         assert raw.get(keys.version("live")) == "7"
     finally:

@@ -87,16 +87,16 @@ MUTANTS = [
     ),
     Mutant(
         "the reload window is 1 second",
-        "landing/landings.lua",
-        "local window_ms = 30 * 60 * 1000",
-        "local window_ms = 1000",
+        "landing/common.lua",
+        "local VISIT_WINDOW_MS = 30 * 60 * 1000",
+        "local VISIT_WINDOW_MS = 1000",
         (ATTRIBUTION, "-k", "reload"),
     ),
     Mutant(
         "the reload window is 24 hours",
-        "landing/landings.lua",
-        "local window_ms = 30 * 60 * 1000",
-        "local window_ms = 24 * 60 * 60 * 1000",
+        "landing/common.lua",
+        "local VISIT_WINDOW_MS = 30 * 60 * 1000",
+        "local VISIT_WINDOW_MS = 24 * 60 * 60 * 1000",
         (ATTRIBUTION, "-k", "reload"),
     ),
     Mutant(
@@ -109,8 +109,8 @@ MUTANTS = [
     Mutant(
         "an outcome counts on its landing's day",
         "landing/outcome.lua",
-        "contribute(mode, s, skey, when, METRIC[status], 1)",
-        "contribute(mode, s, skey, s.landed_when or when, METRIC[status], 1)",
+        "contribute(s, skey, when, METRIC[status], 1)",
+        "contribute(s, skey, s.landed_when or when, METRIC[status], 1)",
         (ATTRIBUTION, "-k", "day_0"),
     ),
     # -- more that must be caught ----------------------------------------------
@@ -131,9 +131,8 @@ MUTANTS = [
     Mutant(
         "a session's second landing is counted again",
         "landing/landings.lua",
-        "if redis.call('HEXISTS', skey, 'landed_at') == 1 then"
-        " result = 'duplicate' end",
-        "",
+        "    if s.landed_at then\n",
+        "    if false then\n",
         ("tests/test_thanks.py", "-k", "once_per_session"),
     ),
     Mutant(
@@ -159,16 +158,16 @@ MUTANTS = [
     ),
     Mutant(
         "the rate limit lets one fewer through",
-        "landing/landings.lua",
-        "if n > limit then result = 'limited' end",
-        "if n >= limit then result = 'limited' end",
+        "landing/common.lua",
+        "if n > CFG.limit then",
+        "if n >= CFG.limit then",
         ("tests/test_abuse.py", "-k", "rate_limit"),
     ),
     Mutant(
         "a landing that joins a payment is limited",
         "landing/landings.lua",
-        "      and not joins_payment then",
-        "      then",
+        "e.ts, client, not s.status, e.sid})",
+        "e.ts, client, true, e.sid})",
         ("tests/test_abuse.py", "-k", "joins_a_confirmed"),
     ),
     Mutant(
@@ -217,8 +216,8 @@ MUTANTS = [
     Mutant(
         "a stale running total lowers what a refund already counted",
         "landing/refund.lua",
-        "if amount <= before then return 'unchanged' end",
-        "if amount == before then return 'unchanged' end",
+        "if amount <= before then return false end",
+        "if amount == before then return false end",
         ("tests/test_money_flows.py", "-k", "running_total"),
     ),
     Mutant(
@@ -231,7 +230,7 @@ MUTANTS = [
     Mutant(
         "a refund stays where it was when its landing comes late",
         "landing/common.lua",
-        "    bump(mode, from, from_dims, when, metric, -n)\n",
+        "    emit({'bump', from, from_dims, when, metric, -n})\n",
         "",
         ("tests/test_money_flows.py", "-k", "moves or model"),
     ),
@@ -251,22 +250,22 @@ MUTANTS = [
     ),
     Mutant(
         "a rate-limited landing forgets its session's campaign",
-        "landing/landings.lua",
-        "if skey and result ~= 'duplicate' then",
-        "if skey and result == 'counted' then",
+        "landing/common.lua",
+        "      if sid then\n",
+        "      if false then\n",
         ("tests/test_expiry.py", "-k", "rate_limited"),
     ),
     Mutant(
         "a reload across the salt's rotation counts twice",
-        "landing/landings.lua",
-        "    if seen_within(vkey, e.ts) or (type(e.visitor_prev) == 'string'",
-        "    if seen_within(vkey, e.ts) or (false",
+        "landing/common.lua",
+        "if seen_within(vkey, ts) or (previous and",
+        "if seen_within(vkey, ts) or (false and",
         ("tests/test_expiry.py", "-k", "rotation"),
     ),
     Mutant(
         "a link's token is not read",
         "landing/common.lua",
-        "  if reference == '' or s.token_campaign then return end",
+        "  if not link or s.token_campaign then return end",
         "  if true then return end",
         ("tests/test_tokens.py",),
     ),
@@ -292,7 +291,7 @@ MUTANTS = [
     ),
     Mutant(
         "the rate-limit key lives 60 s, not 120 s",
-        "landing/landings.lua",
+        "landing/common.lua",
         "if n == 1 then redis.call('EXPIRE', rkey, 120) end",
         "if n == 1 then redis.call('EXPIRE', rkey, 60) end",
         ("tests/test_abuse.py", "-k", "rate_limit"),
