@@ -180,6 +180,7 @@ class Store:
         self._switch_lock = threading.Lock()
         self._drainer: threading.Thread | None = None
         self._drainer_lock = threading.Lock()
+        self._drainer_stop = threading.Event()
         # Link tokens never change once written: what one stands for (or
         # that a reference is none of ours) is kept here, not read per event.
         self._tokens: OrderedDict[str, str] = OrderedDict()
@@ -329,7 +330,7 @@ class Store:
             pipe.hdel(keys.outbox(tid.partition("#")[0]), tid)
         pipe.execute()
 
-    def start_drainer(self, every: float = 1.0) -> None:
+    def start_drainer(self, every: float = 0.5) -> None:
         """Drain the outboxes every `every` seconds in a daemon thread, while
         the store is a cluster (once per store; none on a single node)."""
         if not self.is_cluster:
@@ -342,9 +343,11 @@ class Store:
             )
             self._drainer.start()
 
+    def stop_drainer(self) -> None:
+        self._drainer_stop.set()
+
     def _drain_forever(self, every: float) -> None:
-        while True:
-            time.sleep(every)
+        while not self._drainer_stop.wait(every):
             try:
                 self.drain()
             except Exception as error:  # the store is away: next turn
@@ -352,7 +355,7 @@ class Store:
 
     # An outbox entry older than this is a crash's or an outage's leftover:
     # the drainer applies it (a write in flight applies its own at once).
-    DRAIN_AFTER_MS = 2000
+    DRAIN_AFTER_MS = 1000
 
     @guarded
     def drain(self, older_than_ms: int = DRAIN_AFTER_MS) -> int:

@@ -162,7 +162,7 @@ def app_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
 def app(app_env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(app_env)
     yield app
-    rt(app).journal.close(timeout=2)
+    close(app)
 
 
 @pytest.fixture
@@ -193,7 +193,7 @@ def make_app(redis_url: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield make
     for app in made:
-        rt(app).journal.close(timeout=1)
+        close(app, timeout=1)
 
 
 @pytest.fixture
@@ -216,6 +216,12 @@ def server(app: Flask) -> Iterator[str]:
 def rt(app: Flask) -> Runtime:
     runtime: Runtime = app.extensions["landing"]
     return runtime
+
+
+def close(app: Flask, timeout: float = 2) -> None:
+    """What a worker's exit ends: the journal, and (a cluster) the drainer."""
+    rt(app).journal.close(timeout=timeout)
+    rt(app).store.stop_drainer()
 
 
 def flush(app: Flask) -> None:
