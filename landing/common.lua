@@ -73,6 +73,11 @@ end
 -- finish() bumps their versions, so readers can keep unchanged days' sums.
 local CHANGED_DAYS = {live = {}, test = {}}
 local TOUCHED = {}
+-- TTLs that finish_counters() sets once per call, however often the call
+-- wrote the keys (a batch of landings writes the same keys hundreds of
+-- times): the unconfirmed campaigns bumped, and keys to `EXPIRE … NX`.
+local UNCONFIRMED_BUMPED = {live = {}, test = {}}
+local EXPIRE_NX = {}
 
 -- A renamed campaign's numbers live under its new name (rename_campaign).
 local function resolve(mode, campaign)
@@ -159,9 +164,9 @@ local function bump(mode, campaign, dims, when, metric, by)
     local hours = KEY.campaign_hours(mode, campaign, day)
     hincr(hours, hour .. '|' .. metric, by)
     if confirmed then
-      redis.call('EXPIRE', hours, HOURS_KEPT, 'NX')
+      EXPIRE_NX[hours] = HOURS_KEPT
       hincr(KEY.hours(mode, day), hour .. '|' .. metric, by)
-      redis.call('EXPIRE', KEY.hours(mode, day), HOURS_KEPT, 'NX')
+      EXPIRE_NX[KEY.hours(mode, day)] = HOURS_KEPT
     end
   end
   local all_time = KEY.campaign(mode, campaign)
@@ -176,14 +181,11 @@ local function bump(mode, campaign, dims, when, metric, by)
   end
   if confirmed then
     to_scoreboards(mode, campaign, {[day .. '|' .. metric] = by}, 1)
-  else
+  elseif not UNCONFIRMED_BUMPED[mode][campaign] then
     -- Unconfirmed: the whole campaign expires together, UNCONFIRMED_DAYS
-    -- after this, its latest landing, unless something confirms it first.
-    local own, hours = campaign_keys(mode, campaign)
-    for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
-    for _, key in ipairs(hours) do
-      redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
-    end
+    -- after this, its latest landing, unless something confirms it first
+    -- (finish_counters() sets the TTLs; the score is the same all call long).
+    UNCONFIRMED_BUMPED[mode][campaign] = true
     redis.call('ZADD', KEY.unconfirmed(mode), CFG.now_ms, campaign)
   end
 end
@@ -194,15 +196,15 @@ local function per_minute(mode, at_ms, metric, by)
   local minute = math.floor(at_ms / 60000) * 60
   local key = KEY.minutes(mode, minute - minute % 3600)
   hincr(key, minute .. '|' .. metric, by)
-  redis.call('EXPIRE', key, MINUTES_KEPT, 'NX')
+  EXPIRE_NX[key] = MINUTES_KEPT
 end
 
 -- A landing under the per-client limit counts; over it, a session's landing
 -- is held back until Stripe vouches for the session (vouch), a visitor's is
 -- dropped. A landing that joins a payment Stripe already confirmed is never
 -- limited (customers behind one NAT share an address): `limitable` false.
-local function count_landing(mode, campaign, dims, when, ts, client, limitable, sid)
-  campaign = resolve(mode, campaign)
+-- Returns counted or limited; the caller bumps what counted.
+local function admit(mode, campaign, dims, when, ts, client, limitable, sid)
   if limitable and CFG.limit > 0 and client then
     local rkey = KEY.ratelimit(mode, client, math.floor(ts / 60000))
     local n = redis.call('INCR', rkey)
@@ -215,8 +217,6 @@ local function count_landing(mode, campaign, dims, when, ts, client, limitable, 
       return 'limited'
     end
   end
-  bump(mode, campaign, dims, when, 'landings', 1)
-  per_minute(mode, ts, 'landings', 1)
   return 'counted'
 end
 
@@ -230,12 +230,12 @@ local function seen_within(vkey, ts)
   return prev and math.abs(ts - prev) < VISIT_WINDOW_MS
 end
 
-local function count_visit(mode, campaign, dims, when, ts, client, visitor, previous)
+local function admit_visit(mode, campaign, dims, when, ts, client, visitor, previous)
   local vkey = KEY.visitor(mode, visitor)
   if seen_within(vkey, ts) or (previous and seen_within(KEY.visitor(mode, previous), ts)) then
     return 'duplicate'
   end
-  local word = count_landing(mode, campaign, dims, when, ts, client, true, false)
+  local word = admit(mode, campaign, dims, when, ts, client, true, false)
   if word == 'counted' then
     local ttl = math.max(math.floor((ts + VISIT_WINDOW_MS - CFG.now_ms) / 1000), 60)
     redis.call('SET', vkey, ts, 'EX', ttl)
@@ -258,28 +258,87 @@ end
 
 -- Apply a session side's ops to the mode's counters, in order; the words
 -- of its landing and visit ops (counted, limited, duplicate), in order.
+-- Landings that count are added up per campaign, codes and hour (and per
+-- minute) and each sum is bumped once, before the next op of another kind:
+-- a batch is mostly a few campaigns.
 local function apply_ops(mode, ops)
-  local words = {}
+  local words, names = {}, {}
+  -- Aliases change only when a marketer renames: read once per call.
+  local function named(campaign)
+    local name = names[campaign]
+    if not name then
+      name = resolve(mode, campaign)
+      names[campaign] = name
+    end
+    return name
+  end
+  local sums, minutes = {}, {}
+  local function add_up(campaign, dims, when, ts)
+    local at = table.concat({campaign, dims.source, dims.medium, dims.content,
+      dims.term, when}, '\0')
+    if not sums[at] then
+      sums[at] = {campaign = campaign, dims = dims, when = when, n = 0}
+      sums[#sums + 1] = sums[at]
+    end
+    sums[at].n = sums[at].n + 1
+    local minute = math.floor(ts / 60000)
+    if not minutes[minute] then
+      minutes[minute] = {ts = ts, n = 0}
+      minutes[#minutes + 1] = minutes[minute]
+    end
+    minutes[minute].n = minutes[minute].n + 1
+  end
+  local function bump_sums()
+    for _, sum in ipairs(sums) do
+      bump(mode, sum.campaign, sum.dims, sum.when, 'landings', sum.n)
+    end
+    for _, m in ipairs(minutes) do per_minute(mode, m.ts, 'landings', m.n) end
+    sums, minutes = {}, {}
+  end
   for _, op in ipairs(ops) do
     local kind = op[1]
-    if kind == 'bump' then
-      bump(mode, resolve(mode, op[2]), op[3], op[4], op[5], op[6])
-    elseif kind == 'confirm' then
-      confirm(mode, resolve(mode, op[2]))
-    elseif kind == 'minute' then
-      per_minute(mode, op[2], op[3], op[4])
-    elseif kind == 'landing' then
-      words[#words + 1] = count_landing(mode, op[2], op[3], op[4], op[5], op[6], op[7], op[8])
-    elseif kind == 'visit' then
-      words[#words + 1] = count_visit(mode, op[2], op[3], op[4], op[5], op[6], op[7], op[8])
-    elseif kind == 'vouch' then
-      vouch(mode, op[2])
+    if kind == 'landing' or kind == 'visit' then
+      local campaign = named(op[2])
+      local word
+      if kind == 'landing' then
+        word = admit(mode, campaign, op[3], op[4], op[5], op[6], op[7], op[8])
+      else
+        word = admit_visit(mode, campaign, op[3], op[4], op[5], op[6], op[7], op[8])
+      end
+      if word == 'counted' then add_up(campaign, op[3], op[4], op[5]) end
+      words[#words + 1] = word
+    else
+      bump_sums()
+      if kind == 'bump' then
+        bump(mode, named(op[2]), op[3], op[4], op[5], op[6])
+      elseif kind == 'confirm' then
+        confirm(mode, named(op[2]))
+      elseif kind == 'minute' then
+        per_minute(mode, op[2], op[3], op[4])
+      elseif kind == 'vouch' then
+        vouch(mode, op[2])
+      end
     end
   end
+  bump_sums()
   return words
 end
 
 local function finish_counters()
+  for mode, campaigns in pairs(UNCONFIRMED_BUMPED) do
+    for campaign in pairs(campaigns) do
+      if not is_confirmed(mode, campaign) then  -- else confirm() kept them
+        local own, hours = campaign_keys(mode, campaign)
+        for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
+        for _, key in ipairs(hours) do
+          redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
+        end
+      end
+    end
+    UNCONFIRMED_BUMPED[mode] = {}
+  end
+  for key, seconds in pairs(EXPIRE_NX) do redis.call('EXPIRE', key, seconds, 'NX') end
+  EXPIRE_NX = {}
   for mode in pairs(TOUCHED) do
     local index = KEY.unconfirmed(mode)
     redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (CFG.now_ms - CFG.unconfirmed * 1000))
