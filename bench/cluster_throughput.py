@@ -96,6 +96,7 @@ class Wire:
     lock = threading.Lock()
     round_trips = 0
     commands = 0
+    connects = 0  # connections opened (a retry after a timeout opens one)
 
     @classmethod
     def install(cls) -> None:
@@ -106,6 +107,13 @@ class Wire:
         send_packed = conn.send_packed_command
         send_one = conn.send_command
         pack_many = conn.pack_commands
+        connect = conn.connect
+
+        @functools.wraps(connect)
+        def connect_counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with cls.lock:
+                cls.connects += 1
+            return connect(self, *args, **kwargs)
 
         @functools.wraps(send_packed)
         def send_packed_command(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -129,12 +137,13 @@ class Wire:
         conn.send_packed_command = send_packed_command
         conn.send_command = send_command
         conn.pack_commands = pack_commands
+        conn.connect = connect_counted
         conn._counted = True
 
     @classmethod
-    def read(cls) -> tuple[int, int]:
+    def read(cls) -> tuple[int, int, int]:
         with cls.lock:
-            return cls.round_trips, cls.commands
+            return cls.round_trips, cls.commands, cls.connects
 
 
 @dataclass
@@ -148,6 +157,8 @@ class Tally:
     stats: Counter[str] = field(default_factory=Counter)  # commandstats delta
     round_trips: int = 0  # written by this process (landings only)
     commands: int = 0
+    connects: int = 0  # connections this process opened (landings only)
+    slowest: float = 0.0  # s, the slowest batch (landings only)
     cpu: float = 0.0  # s, of the sender: this process, or gunicorn (events)
     store_cpu: float = 0.0  # s, the store's, summed over its nodes
 
@@ -164,6 +175,8 @@ class Tally:
         self.stats.update(part.stats)
         self.round_trips += part.round_trips
         self.commands += part.commands
+        self.connects += part.connects
+        self.slowest = max(self.slowest, part.slowest)
         self.cpu += part.cpu
         self.store_cpu += part.store_cpu
 
@@ -251,12 +264,14 @@ def send_batches(
     batches: list[list[str]],
     flushers: int,
     seconds: float,
-) -> tuple[int, int, float]:
+) -> tuple[int, int, float, float]:
     """Send batches from `flushers` threads until all are sent or `seconds`
-    have passed; landings and batches sent, and the seconds it took."""
+    have passed; landings and batches sent, the seconds it took and the
+    slowest batch's."""
     queue: Iterator[list[str]] = iter(batches)
     lock = threading.Lock()
     done = [0, 0]
+    slowest = [0.0]
     errors: list[BaseException] = []
     deadline = time.monotonic() + seconds
 
@@ -266,14 +281,17 @@ def send_batches(
                 batch = next(queue, None)
             if batch is None:
                 return
+            began = time.monotonic()
             try:
                 send(batch)
             except BaseException as error:  # re-raised below
                 errors.append(error)
                 return
+            took = time.monotonic() - began
             with lock:
                 done[0] += len(batch)
                 done[1] += 1
+                slowest[0] = max(slowest[0], took)
 
     threads = [threading.Thread(target=flusher) for _ in range(flushers)]
     started = time.monotonic()
@@ -284,7 +302,7 @@ def send_batches(
     elapsed = time.monotonic() - started
     if errors:
         raise RuntimeError(f"a landing batch failed: {errors[0]!r}") from errors[0]
-    return done[0], done[1], elapsed
+    return done[0], done[1], elapsed, slowest[0]
 
 
 def sent_modes(batches: list[list[str]], sent: int) -> Counter[str]:
@@ -375,7 +393,7 @@ def main() -> int:
             store_cpu = side.store_cpu()
             wire = Wire.read()
             cpu = time.process_time()
-            items, sent, elapsed = send_batches(
+            items, sent, elapsed, slowest = send_batches(
                 side.send, batches, args.flushers, seconds
             )
             cpu = time.process_time() - cpu
@@ -390,6 +408,8 @@ def main() -> int:
                 stats=stats,
                 round_trips=after[0] - wire[0],
                 commands=after[1] - wire[1],
+                connects=after[2] - wire[2],
+                slowest=slowest,
                 cpu=cpu,
                 store_cpu=store_cpu,
             )
@@ -443,7 +463,9 @@ def main() -> int:
                     f"({landed.batches} batches, "
                     f"{landed.script_calls / max(landed.batches, 1):.2f} script "
                     f"calls and {landed.round_trips / max(landed.batches, 1):.2f} "
-                    f"round trips each)   events {posted.rate:6.0f}/s "
+                    f"round trips each; slowest {landed.slowest * 1000:.0f} ms, "
+                    f"{landed.connects} connections opened)   "
+                    f"events {posted.rate:6.0f}/s "
                     f"({posted.script_calls / max(posted.items, 1):.3f} script "
                     f"calls each)",
                     flush=True,
@@ -572,7 +594,8 @@ def report(
             f"landings): {per_batch:.3f} script calls, {trips:.3f} round trips "
             f"and {t.commands / t.batches:.3f} commands written by the client; "
             f"{sum(t.stats.values()) / t.items:.1f} store commands per landing "
-            f"(incl. inside scripts)"
+            f"(incl. inside scripts); slowest batch {t.slowest * 1000:.0f} ms, "
+            f"{t.connects} connections opened by this process"
         )
         print(
             f"  {'':8} per event: {e.script_calls / e.items:.4f} script calls; "
