@@ -111,8 +111,9 @@ class Wire:
 
         @functools.wraps(connect)
         def connect_counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with cls.lock:
-                cls.connects += 1
+            if getattr(self, "_sock", None) is None:  # else connect() returns
+                with cls.lock:
+                    cls.connects += 1
             return connect(self, *args, **kwargs)
 
         @functools.wraps(send_packed)
