@@ -34,7 +34,9 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from landing.devserver import EmbeddedServer, GunicornServer
+import redis
+
+from landing.devserver import EmbeddedCluster, EmbeddedServer, GunicornServer
 
 SECRET_KEY = "bench-secret-key-not-for-production"
 DASHBOARD_PASSWORD = "bench-dashboard-password"
@@ -103,7 +105,8 @@ class Bench:
         self.keep = keep
         self.tmp = Path()
         self.store: EmbeddedServer | None = None
-        self.more_stores: list[EmbeddedServer] = []  # start_another_store()
+        # start_another_store(), start_cluster()
+        self.more_stores: list[EmbeddedServer | EmbeddedCluster] = []
         self.servers: list[Gunicorn] = []
         self._old_term: Any = None
 
@@ -163,6 +166,13 @@ class Bench:
         store = EmbeddedServer(self.tmp / name)
         self.more_stores.append(store)  # before start(): stopped even if it fails
         return store.start()
+
+    def start_cluster(self, name: str, masters: int = 3) -> EmbeddedCluster:
+        """A private Redis Cluster (the same binary), stopped on exit too;
+        its `url` is a node's, for REDIS_URL (the app finds the others)."""
+        cluster = EmbeddedCluster(self.tmp / name, masters=masters)
+        self.more_stores.append(cluster)  # before start(): stopped even if it fails
+        return cluster.start()
 
     @property
     def journal_dir(self) -> Path:
@@ -672,6 +682,99 @@ def store_cpu_seconds(client: Any) -> float:
     """CPU time the store has used so far (INFO cpu)."""
     info = client.info("cpu")
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+# -- what the store saw ----------------------------------------------------------
+
+
+# Commands only this benchmark sends; never counted.
+OWN = {"info", "echo", "monitor", "client|info", "client|list"}
+
+
+@dataclass
+class Phase:
+    """What the store saw during one phase."""
+
+    top: Counter[str] = field(default_factory=Counter)  # from the app, by name
+    nested: int = 0  # run inside scripts
+    seconds: float = 0.0
+    stats: Counter[str] = field(default_factory=Counter)  # commandstats delta
+
+
+class Monitor(threading.Thread):
+    """Reads MONITOR; our ECHO commands split the stream into phases."""
+
+    def __init__(self, url: str, own_port: str) -> None:
+        super().__init__(name="monitor", daemon=True)
+        # No read timeout: the stream is quiet while the app is idle.
+        self.client = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=None
+        )
+        self.own_port = own_port
+        self.phases: dict[str, Phase] = {}
+        self.current = Phase()
+        self.seen = threading.Condition()
+        self.markers: list[str] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self.client.monitor() as monitor:
+                for entry in monitor.listen():
+                    if not self._take(entry):
+                        return
+        except BaseException as exc:  # reported by wait_marker
+            self.error = exc
+            with self.seen:
+                self.seen.notify_all()
+
+    def _take(self, entry: dict[str, Any]) -> bool:
+        words = str(entry["command"]).split(" ", 2)
+        name = words[0].lower()
+        if entry.get("client_type") == "lua":
+            self.current.nested += 1
+        elif str(entry.get("client_port")) != self.own_port:
+            if name in ("client", "script", "config") and len(words) > 1:
+                name = f"{name}|{words[1].lower()}"
+            self.current.top[name] += 1
+        elif name == "echo" and len(words) > 1 and words[1].startswith("bench:"):
+            marker = words[1].removeprefix("bench:")
+            self.phases[marker] = self.current = Phase()
+            with self.seen:
+                self.markers.append(marker)
+                self.seen.notify_all()
+            return marker != "end"
+        return True
+
+    def wait_marker(self, marker: str, timeout: float = 60.0) -> None:
+        with self.seen:
+            if not self.seen.wait_for(
+                lambda: marker in self.markers or self.error is not None, timeout
+            ):
+                raise RuntimeError(f"MONITOR never showed the {marker!r} marker")
+        if self.error is not None:
+            raise RuntimeError(f"MONITOR failed: {self.error!r}")
+
+
+def commandstats(*clients: redis.Redis) -> Counter[str]:
+    """Calls of each command so far (INFO commandstats), summed over the
+    given servers (a cluster's nodes), this benchmark's own left out.
+    Commands a Lua script runs count too."""
+    total: Counter[str] = Counter()
+    for client in clients:
+        for name, value in client.info("commandstats").items():
+            command = name.removeprefix("cmdstat_")
+            if command not in OWN:
+                total[command] += int(value["calls"])
+    return total
+
+
+def connection_setup(top: Counter[str]) -> tuple[int, int]:
+    """Connections opened among the commands clients sent (MONITOR), and
+    the commands that opened them: HELLO, two CLIENT SETINFO and a first
+    health-check PING each, growth of a pool rather than the steady state."""
+    opened = top["hello"]
+    return opened, opened + top["client|setinfo"] + min(top["ping"], opened)
 
 
 # -- waiting and reporting ----------------------------------------------------------

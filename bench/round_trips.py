@@ -32,12 +32,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -46,8 +42,12 @@ if __package__ in (None, ""):  # run as a file: make `bench` importable
 
 from bench.harness import (
     Bench,
+    Monitor,
+    Phase,
     Target,
     cli,
+    commandstats,
+    connection_setup,
     journal_drained,
     load_options,
     result_line,
@@ -63,84 +63,6 @@ EVENTS = {
     "disputes": "dispute",
     "renewals": "renewal",
 }
-# Commands only this benchmark sends; never counted.
-OWN = {"info", "echo", "monitor", "client|info", "client|list"}
-
-
-@dataclass
-class Phase:
-    """What the store saw during one phase."""
-
-    top: Counter[str] = field(default_factory=Counter)  # from the app, by name
-    nested: int = 0  # run inside scripts
-    seconds: float = 0.0
-    stats: Counter[str] = field(default_factory=Counter)  # commandstats delta
-
-
-class Monitor(threading.Thread):
-    """Reads MONITOR; our ECHO commands split the stream into phases."""
-
-    def __init__(self, url: str, own_port: str) -> None:
-        super().__init__(name="monitor", daemon=True)
-        # No read timeout: the stream is quiet while the app is idle.
-        self.client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=None
-        )
-        self.own_port = own_port
-        self.phases: dict[str, Phase] = {}
-        self.current = Phase()
-        self.seen = threading.Condition()
-        self.markers: list[str] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            with self.client.monitor() as monitor:
-                for entry in monitor.listen():
-                    if not self._take(entry):
-                        return
-        except BaseException as exc:  # reported by wait_marker
-            self.error = exc
-            with self.seen:
-                self.seen.notify_all()
-
-    def _take(self, entry: dict[str, Any]) -> bool:
-        words = str(entry["command"]).split(" ", 2)
-        name = words[0].lower()
-        if entry.get("client_type") == "lua":
-            self.current.nested += 1
-        elif str(entry.get("client_port")) != self.own_port:
-            if name in ("client", "script", "config") and len(words) > 1:
-                name = f"{name}|{words[1].lower()}"
-            self.current.top[name] += 1
-        elif name == "echo" and len(words) > 1 and words[1].startswith("bench:"):
-            marker = words[1].removeprefix("bench:")
-            self.phases[marker] = self.current = Phase()
-            with self.seen:
-                self.markers.append(marker)
-                self.seen.notify_all()
-            return marker != "end"
-        return True
-
-    def wait_marker(self, marker: str, timeout: float = 60.0) -> None:
-        with self.seen:
-            if not self.seen.wait_for(
-                lambda: marker in self.markers or self.error is not None, timeout
-            ):
-                raise RuntimeError(f"MONITOR never showed the {marker!r} marker")
-        if self.error is not None:
-            raise RuntimeError(f"MONITOR failed: {self.error!r}")
-
-
-def commandstats(client: redis.Redis) -> Counter[str]:
-    stats = client.info("commandstats")
-    return Counter(
-        {
-            name.removeprefix("cmdstat_"): int(value["calls"])
-            for name, value in stats.items()
-            if name.removeprefix("cmdstat_") not in OWN
-        }
-    )
 
 
 def main() -> int:
@@ -241,10 +163,7 @@ def main() -> int:
     for name, phase in items:
         top = sum(phase.top.values())
         every = sum(phase.stats.values())
-        # A connection the pool opens costs HELLO, two CLIENT SETINFO and a
-        # first health-check PING: growth of the pool, not the steady state.
-        opened = phase.top["hello"]
-        setup = opened + phase.top["client|setinfo"] + min(phase.top["ping"], opened)
+        opened, setup = connection_setup(phase.top)
         figures[f"round_trips_per_{name}"] = per_item(phase, n, top, idle_top)
         figures[f"steady_round_trips_per_{name}"] = per_item(
             phase, n, top - setup, idle_top
