@@ -233,9 +233,9 @@ class Store:
         keeps it); words: counted, duplicate or limited.
 
         A single node takes the batch in one round trip (a script call per
-        mode, pipelined). A cluster takes one call per session shard the
-        batch touches and one for its visitors, then one to apply the
-        shards' counter changes to the mode's slot (apply.lua)."""
+        mode; a batch is nearly always of one). A cluster takes one call per
+        session shard the batch touches and one for its visitors, then one
+        to apply the shards' counter changes to the mode's slot (apply.lua)."""
         if not landings:
             return []
         now, retention, unconfirmed = self._lifetimes()
@@ -260,11 +260,11 @@ class Store:
             groups.setdefault((mode, shard), []).append(i)
         results: list[str] = [""] * len(texts)
         if not cluster:
-            pipe = self.redis.pipeline(transaction=False)
+            # A call per mode (a batch is nearly always of one): no pipeline,
+            # which redis-py would open with a SCRIPT EXISTS round trip.
             for (mode, _), indexes in groups.items():
                 args = [*head, "1", *(texts[i] for i in indexes)]
-                self._landings(keys=[keys.version(mode)], args=args, client=pipe)
-            for indexes, words in zip(groups.values(), pipe.execute(), strict=True):
+                words = self._landings(keys=[keys.version(mode)], args=args)
                 for i, word in zip(indexes, words, strict=True):
                     results[i] = word
             return results
