@@ -109,13 +109,92 @@ def scoreboard_json(
     by_campaign: Mapping[str, Mapping[str, int]], span: Range, timezone: str
 ) -> dict[str, Any]:
     """The body of GET /api/campaigns (SPEC §6)."""
-    ranked = rows(by_campaign)
+    campaigns, totals = campaigns_json(by_campaign)
     return {
         "from": span.first.isoformat() if span.first else None,
         "to": span.last.isoformat() if span.last else None,
         "timezone": timezone,
-        "campaigns": [{"campaign": name, **c.as_json()} for name, c in ranked],
-        "totals": summed(by_campaign.values()).as_json(),
+        "campaigns": campaigns,
+        "totals": totals,
+    }
+
+
+def campaigns_json(
+    by_campaign: Mapping[str, Mapping[str, int]],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The scoreboard's rows as the API gives them, ranked, and their totals:
+    the same as ``{"campaign": name, **c.as_json()}`` for each of rows() and
+    summed().as_json(), in one pass over each campaign's counters and with
+    no Counters made (a build reads 10,000 campaigns' counters).
+    """
+    ranked: list[tuple[int, int, str, dict[str, Any]]] = []
+    sums = [0] * len(COUNTERS)
+    revenue_sums: dict[str, int] = {}
+    refunded_sums: dict[str, int] = {}
+    for name, metrics in by_campaign.items():
+        get = metrics.get
+        counts = (
+            get("landings", 0),
+            get("conversions", 0),
+            get("pending", 0),
+            get("failed", 0),
+            get("abandoned", 0),
+            get("renewals", 0),
+            get("refunds", 0),
+        )
+        revenue: dict[str, int] = {}
+        refunded: dict[str, int] = {}
+        for metric, value in metrics.items():
+            if value and ":" in metric:
+                kind, _, currency = metric.partition(":")
+                if kind == "revenue":
+                    revenue[currency] = value
+                    revenue_sums[currency] = revenue_sums.get(currency, 0) + value
+                elif kind == "refunded":
+                    refunded[currency] = value
+                    refunded_sums[currency] = refunded_sums.get(currency, 0) + value
+        if not (any(counts) or revenue or refunded):
+            continue
+        for n, count in enumerate(counts):
+            sums[n] += count
+        row = _row_json(name, counts, revenue, refunded)
+        ranked.append((-counts[1], -counts[0], name, row))
+    ranked.sort()  # names are unique: rows themselves are never compared
+    totals = _row_json(
+        "",
+        tuple(sums),
+        {c: v for c, v in revenue_sums.items() if v},
+        {c: v for c, v in refunded_sums.items() if v},
+    )
+    del totals["campaign"]
+    return [r[3] for r in ranked], totals
+
+
+def _row_json(
+    name: str,
+    counts: tuple[int, ...],
+    revenue: dict[str, int],
+    refunded: dict[str, int],
+) -> dict[str, Any]:
+    """{"campaign": name, **Counters.as_json()} of counts in COUNTERS order
+    and money per currency (only currencies with an amount)."""
+    if refunded:
+        currencies = sorted({*revenue, *refunded})
+        net = {c: revenue.get(c, 0) - refunded.get(c, 0) for c in currencies}
+    else:
+        net = dict(sorted(revenue.items()))
+    return {
+        "campaign": name,
+        "landings": counts[0],
+        "conversions": counts[1],
+        "pending": counts[2],
+        "failed": counts[3],
+        "abandoned": counts[4],
+        "renewals": counts[5],
+        "refunds": counts[6],
+        "revenue": dict(sorted(revenue.items())) if len(revenue) > 1 else revenue,
+        "refunded": dict(sorted(refunded.items())) if len(refunded) > 1 else refunded,
+        "net_revenue": net,
     }
 
 
