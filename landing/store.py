@@ -770,9 +770,14 @@ def _add_flat(into: dict[str, int], fields: Mapping[str, str]) -> None:
 def _nest(flat: Mapping[str, str | int]) -> dict[str, Metrics]:
     """``{campaign}|{metric}`` fields → campaign → metric → count."""
     out: dict[str, Metrics] = {}
+    find = out.get  # not setdefault: no empty dict made for each of 80,000
     for name, value in flat.items():
         campaign, _, metric = name.rpartition("|")
-        out.setdefault(campaign, {})[metric] = int(value)
+        metrics = find(campaign)
+        if metrics is None:
+            out[campaign] = {metric: int(value)}
+        else:
+            metrics[metric] = int(value)
     return out
 
 
