@@ -46,7 +46,7 @@ def api_campaigns() -> Response:
             body["series"] = series_of(query, None)
         return jsonify(body)
 
-    return conditional(build)
+    return conditional(build, shared=_shareable(), watched=True)
 
 
 def series_of(query: Query, campaign: str | None) -> list[dict[str, Any]]:
@@ -117,7 +117,13 @@ def api_campaign(campaign: str) -> Response:
             }
         )
 
-    return conditional(build)
+    return conditional(build, shared=_shareable(), watched=True)
+
+
+def _shareable() -> bool:
+    """Whether an answer may be kept and given again while no number changes:
+    not the last 30 minutes' series, which moves with the clock."""
+    return request.args.get("interval") != "minute"
 
 
 def load_campaign(campaign: str, query: Query) -> CampaignDetail:

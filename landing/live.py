@@ -1,21 +1,25 @@
 """Shared live builds, ETags and claims: what keeps polling dashboards cheap.
 
-A page load and the API always read the store fresh; a dashboard's poll is
-answered from a build of its view kept in the store for every server process.
+A page load always reads the store fresh; a dashboard's poll and the API are
+answered from a build of the view kept in the store for every server
+process, rebuilt when the numbers change: by a web worker, or, while one
+runs, by the builder process (builder.py) below customers' requests.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from flask import Response, request
 
 from landing.params import ascii_number, parse_flag, parse_mode
 from landing.period import parse_range, previous_range, today_in
 from landing.runtime import runtime
-from landing.store import Build, StoreError
+from landing.store import Build, LiveView, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +59,31 @@ class Query:
 # journal's batch window stays under the 2 s SPEC §4 promises.
 LIVE_MAX_AGE_MS = 750
 # A shared build is dropped this long after its last rebuild; a view polled
-# that long without a change is then built again, once.
+# that long without a change is then built again, once. A view leaves the
+# builder's list as long after its last request.
 LIVE_KEEP_SECONDS = 300
+# While a builder process runs (builder.py), a poll is answered from a
+# build of older numbers up to this old (ms since the build began), and the
+# web workers leave the rebuild to it: customers' pages never wait behind
+# a scoreboard build. A build older than this, or no builder pass for as
+# long, and the workers build as they would without one. The journal's
+# batch window, this and a poll's interval stay about the SPEC's 2 s.
+BUILT_BY_BUILDER_MS = 1000
+# The builder rebuilds a view whose numbers changed at most this often,
+# and makes a pass over the watched views this often (builder.py).
+BUILDER_EVERY_MS = 400
+# What marks a request as the builder's own (a WSGI environ key: no client
+# can set it, unlike a header).
+BUILDER_ENVIRON = "landing.builder"
 
 
 def conditional(
-    build: Callable[[Query], Response], mode: str | None = None, default_range: str = ""
+    build: Callable[[Query], Response],
+    mode: str | None = None,
+    default_range: str = "",
+    *,
+    shared: bool = False,
+    watched: bool = False,
 ) -> Response:
     """Answer 304 when nothing changed since the client's copy (cheap polling).
 
@@ -69,6 +92,11 @@ def conditional(
     after a page load is already a 304. A relative range (today, 7d, 30d)
     moves at midnight with the date, and so does its ETag: a board left open
     on "today" shows the new day at its next poll.
+
+    `shared`: the whole answer (the API's JSON) is kept in the store like a
+    live part, so asking again costs a read while nothing changed.
+    `watched`: the view's URL holds nothing secret, so the builder process
+    may keep its build fresh (a share's URL holds its token: not watched).
     """
     query = Query(mode, default_range)
     # The view: what its pages show depends on, and nothing else, so that
@@ -76,18 +104,43 @@ def conditional(
     args = sorted(f"{k}={v[:150]}" for k, v in request.args.items() if k in VIEW_ARGS)
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
     digest = hashlib.sha256(view.encode()).hexdigest()[:16]
-    if parse_flag(request.args.get("fragment")):
-        return poll(build, query, digest)
-    # A page load and the API always show the store as it is (SPEC §5).
+    fragment = parse_flag(request.args.get("fragment"))
+    builder = request.environ.get(BUILDER_ENVIRON) is True
+    if fragment or builder:
+        watch = _view_url(fragment) if watched and not builder else None
+        return poll(build, query, digest, watch=watch, fragment=fragment)
+    # A page load shows the store as it is (SPEC §5); a client that has its
+    # numbers costs the version's read alone.
     version = runtime().store.version(query.mode)
     query.etag = etag = f"{version}-{digest}"
     if request.if_none_match.contains_weak(etag):
         return _not_modified(etag)
+    if shared:
+        watch = _view_url(fragment) if watched else None
+        return poll(build, query, digest, watch=watch, fragment=fragment)
     return _with_etag(build(query), etag)
 
 
-def poll(build: Callable[[Query], Response], query: Query, digest: str) -> Response:
-    """A dashboard's live part, rebuilt at most once per LIVE_MAX_AGE_MS.
+def _view_url(fragment: bool) -> str:
+    """The URL the builder asks for to build this view: the arguments the
+    view depends on, nothing else."""
+    args = [(k, v) for k, v in request.args.items() if k in VIEW_ARGS]
+    if fragment:
+        args.append(("fragment", "board"))
+    query = f"?{urlencode(sorted(args))}" if args else ""
+    return f"{request.host_url}{request.path[1:]}{query}"
+
+
+def poll(
+    build: Callable[[Query], Response],
+    query: Query,
+    digest: str,
+    *,
+    watch: str | None = None,
+    fragment: bool = True,
+) -> Response:
+    """A dashboard's live part (or a shared API answer), rebuilt at most once
+    per LIVE_MAX_AGE_MS.
 
     Every server process answers polls of one view from the build kept in
     the store: a dozen dashboards cost one build per change, and under
@@ -97,16 +150,29 @@ def poll(build: Callable[[Query], Response], query: Query, digest: str) -> Respo
     build at all, as on a view's first poll, every poller then builds; and
     a build slower than the claim may be kept after a newer one, which the
     next rebuild corrects and the no-going-back rule hides meanwhile.)
+
+    While a builder process keeps the view (builder.py), the rebuild is
+    its: a poll gets a build up to BUILT_BY_BUILDER_MS old. The API always
+    shows the store as it is: its stored answer only while no number
+    changed (which the builder's rebuilds make likely), else its own build.
     """
     store = runtime().store
-    version, shared = store.live_view(query.mode, digest)
-    if shared is None or (shared.version != version and _claim(query.mode, digest)):
+    live = store.live_view(query.mode, digest, watch, LIVE_KEEP_SECONDS)
+    version, shared = live.version, live.build
+    if shared is None or (
+        shared.version != version and _rebuild(query.mode, digest, live, fragment)
+    ):
         query.etag = etag = f"{version}-{digest}"
+        started = _now_ms()
         response = build(query)
         if response.status_code != 200 or response.is_streamed:
             return _with_etag(response, etag)
         shared = Build(
-            version, etag, response.content_type, response.get_data(as_text=True)
+            version,
+            etag,
+            response.content_type,
+            response.get_data(as_text=True),
+            started,
         )
         try:
             store.keep_view(query.mode, digest, shared, LIVE_KEEP_SECONDS)
@@ -130,14 +196,34 @@ def poll(build: Callable[[Query], Response], query: Query, digest: str) -> Respo
     return _with_etag(response, shared.etag)
 
 
-def _claim(mode: str, digest: str) -> bool:
+def _rebuild(mode: str, digest: str, live: LiveView, fragment: bool) -> bool:
+    """Whether this request rebuilds a view whose build is of older numbers."""
+    if request.environ.get(BUILDER_ENVIRON) is True:
+        return _claim(mode, digest, BUILDER_EVERY_MS)
+    if not fragment:
+        return True  # the API shows the store as it is (SPEC §5)
+    now, build = _now_ms(), live.build
+    if (
+        build is not None
+        and now - live.builder < BUILT_BY_BUILDER_MS
+        and now - build.built < BUILT_BY_BUILDER_MS
+    ):
+        return False  # the builder keeps it: this build is recent enough
+    return _claim(mode, digest, LIVE_MAX_AGE_MS)
+
+
+def _claim(mode: str, digest: str, milliseconds: int) -> bool:
     """Whether this caller rebuilds the view; if the store cannot say, the
     last build will do for this poll."""
     try:
-        return runtime().store.claim_view(mode, digest, LIVE_MAX_AGE_MS)
+        return runtime().store.claim_view(mode, digest, milliseconds)
     except StoreError as exc:
         log.warning("live view rebuild not claimed: %s", type(exc).__name__)
         return False
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _with_etag(response: Response, etag: str) -> Response:

@@ -50,6 +50,8 @@ SUMS_KEPT = 8
 # a campaign, so the board reads many more.
 UNCONFIRMED_SHOWN = 25
 UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS = 1000
+# The builder process's mark among the watched views (never a URL).
+BUILDER = "builder"
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -118,6 +120,18 @@ class Build:
     etag: str
     content_type: str
     body: str
+    built: int = 0  # when it began (ms): its numbers are at least that new
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What a request for a shared view reads: the mode's version, the
+    view's last build, and when a builder process last made a pass (ms,
+    0 when none runs)."""
+
+    version: int
+    build: Build | None
+    builder: int
 
 
 @dataclass(frozen=True)
@@ -342,12 +356,28 @@ class Store:
         return int(cast(str | None, self.redis.get(keys.version(mode))) or 0)
 
     @guarded
-    def live_view(self, mode: str, view: str) -> tuple[int, Build | None]:
-        """The mode's version and the view's last build, in one round trip."""
+    def live_view(
+        self, mode: str, view: str, watch: str | None = None, keep: int = 300
+    ) -> LiveView:
+        """The mode's version, the view's last build and the builder's last
+        pass, in one round trip; `watch` (the view's URL) puts the view on
+        the builder's list for `keep` seconds."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.version(mode))
         pipe.hgetall(keys.view(mode, view))
-        version, fields = pipe.execute()
+        pipe.zscore(keys.watched_views(), BUILDER)
+        if watch is not None:
+            now = _now_ms()
+            pipe.zadd(keys.watched_views(), {watch: now})
+            # Views nobody asked for lately leave the list (and so does the
+            # mark of a builder that stopped).
+            pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
+        # The list is a hint for the builder: a store too full to add to it
+        # still answers the reads.
+        version, fields, builder, *_ = pipe.execute(raise_on_error=False)
+        for answer in (version, fields, builder):
+            if isinstance(answer, Exception):
+                raise answer
         build = None
         complete = {"etag", "type", "body"} <= fields.keys()
         if complete and fields.get("version", "").isdigit():  # else: rebuild it
@@ -356,8 +386,21 @@ class Store:
                 etag=fields["etag"],
                 content_type=fields["type"],
                 body=fields["body"],
+                built=int(fields["built"]) if fields.get("built", "").isdigit() else 0,
             )
-        return int(version or 0), build
+        return LiveView(int(version or 0), build, int(builder or 0))
+
+    @guarded
+    def watched_views(self, keep: int = 300) -> list[str]:
+        """The URLs of the views asked for in the last `keep` seconds, the
+        most recent first; marks this call as a builder's pass."""
+        now = _now_ms()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.watched_views(), {BUILDER: now})
+        pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
+        pipe.zrevrange(keys.watched_views(), 0, -1)
+        *_, urls = pipe.execute()
+        return [url for url in cast(list[str], urls) if url != BUILDER]
 
     @guarded
     def claim_view(self, mode: str, view: str, milliseconds: int) -> bool:
@@ -377,6 +420,7 @@ class Store:
                 "etag": build.etag,
                 "type": build.content_type,
                 "body": build.body,
+                "built": build.built,
             },
         )
         pipe.expire(key, seconds)

@@ -1,0 +1,125 @@
+"""The builder: a low-priority process that keeps watched views built.
+
+Web workers answer dashboards' polls and the API from builds kept in the
+store (live.py). With 10,000 campaigns a build is some 100 ms of Python;
+made by a web worker, it takes that long from the customers' thank-you
+pages the worker also serves. This process makes them instead, niced, so
+the kernel gives it a core only when customers' requests leave one idle.
+
+Each pass marks the builder alive in the store, reads the views asked for
+lately (live.py puts each dashboard poll's and API call's URL on the list)
+and asks this process's own app for each of them, as the builder: the view
+is rebuilt when its numbers changed (at most once per BUILDER_EVERY_MS) and
+kept in the store for every web worker. When no pass comes for
+BUILT_BY_BUILDER_MS, or a view's build gets that old (the builder stopped,
+or the machine is too busy to run it), the web workers build as they do
+without a builder: a single-process deploy needs none.
+
+gunicorn.conf.py starts it beside the workers (`when_ready`) and stops it
+with them; it also stops when that parent is gone.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+from landing.live import BUILDER_ENVIRON, BUILDER_EVERY_MS, LIVE_KEEP_SECONDS
+from landing.runtime import Runtime
+from landing.store import StoreError
+
+log = logging.getLogger("landing.builder")  # also when run as __main__
+
+# Below every web worker: the kernel runs this only on an otherwise idle core.
+NICENESS = 19
+# Time between passes: a changed view is rebuilt within about this much
+# after its claim lapses, and the alive mark stays well within
+# live.BUILT_BY_BUILDER_MS.
+PASS_SECONDS = BUILDER_EVERY_MS / 1000 / 3
+
+
+def refresh(app: Flask) -> int:
+    """One pass over the watched views; returns how many answered 200 (a
+    build, new or still current)."""
+    runtime: Runtime = app.extensions["landing"]
+    settings = runtime.settings
+    urls = runtime.store.watched_views(LIVE_KEEP_SECONDS)
+    credentials = f"{settings.dashboard_user}:{settings.dashboard_password}"
+    headers = {
+        "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
+    }
+    client = app.test_client()
+    built = 0
+    for url in urls:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            response = client.get(
+                path,
+                base_url=f"{parts.scheme}://{parts.netloc}/",
+                headers=headers,
+                environ_overrides={BUILDER_ENVIRON: True},
+            )
+        except Exception:  # one bad view must not stop the others' builds
+            log.exception("builder: building a view failed")
+            continue
+        built += response.status_code == 200
+        response.close()
+    return built
+
+
+def run(app: Flask, stop: threading.Event, parent: int | None = None) -> None:
+    """Make passes until `stop` is set (or the parent process is gone)."""
+    while not stop.is_set() and (parent is None or os.getppid() == parent):
+        try:
+            refresh(app)
+        except StoreError as exc:  # the workers build meanwhile
+            log.warning("builder: store unavailable: %s", type(exc).__name__)
+            stop.wait(1.0)
+        except Exception:  # never stop for one bad pass; workers cover it
+            log.exception("builder: a pass failed")
+            stop.wait(1.0)
+        stop.wait(PASS_SECONDS)
+
+
+def start() -> subprocess.Popen[bytes]:
+    """Start the builder process (from gunicorn's master), niced from its
+    first instruction, imports and all."""
+    return subprocess.Popen([sys.executable, "-m", "landing.builder"], preexec_fn=_nice)
+
+
+def _nice() -> None:
+    os.nice(NICENESS - os.nice(0))
+
+
+def main() -> int:
+    _nice()  # first (if not yet), so every thread made after inherits it
+    parent = os.getppid()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from landing import create_app
+
+    # A journal of its own, empty and closed at once: the builder records no
+    # landing, and must not adopt the web workers' journal files at its
+    # niceness.
+    with tempfile.TemporaryDirectory(prefix="landing-builder-") as journal:
+        os.environ["JOURNAL_DIR"] = journal
+        app = create_app()
+        app.extensions["landing"].journal.close(timeout=1)
+        log.info("builder: keeping watched views built (pid %d)", os.getpid())
+        run(app, stop, parent)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
