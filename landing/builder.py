@@ -6,14 +6,14 @@ made by a web worker, it takes that long from the customers' thank-you
 pages the worker also serves. This process makes them instead, niced, so
 the kernel gives it a core only when customers' requests leave one idle.
 
-Each pass marks the builder alive in the store, reads the views asked for
-lately (live.py puts each dashboard poll's and API call's URL on the list)
-and asks this process's own app for each of them, as the builder: the view
-is rebuilt when its numbers changed (at most once per BUILDER_EVERY_MS) and
-kept in the store for every web worker. When no pass comes for
-BUILT_BY_BUILDER_MS, or a view's build gets that old (the builder stopped,
-or the machine is too busy to run it), the web workers build as they do
-without a builder: a single-process deploy needs none.
+A thread marks the builder alive in the store every PASS_SECONDS; the main
+loop reads the views asked for lately (live.py puts each dashboard poll's
+and API call's URL on the list) and asks this process's own app for each
+of them, as the builder: a view is rebuilt when its numbers changed (at
+most once per BUILDER_EVERY_MS) and kept in the store for every web
+worker. Without a mark for BUILDER_ALIVE_MS (the builder stopped; a deploy
+without gunicorn needs none), or with a build BUILDER_LAG_MS old (the
+machine too busy to run it), the web workers build as they do without one.
 
 gunicorn.conf.py starts it beside the workers (`when_ready`) and stops it
 with them; it also stops when that parent is gone.
@@ -33,7 +33,12 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from landing.live import BUILDER_ENVIRON, BUILDER_EVERY_MS, LIVE_KEEP_SECONDS
+from landing.live import (
+    BUILDER_ALIVE_MS,
+    BUILDER_ENVIRON,
+    BUILDER_EVERY_MS,
+    WATCH_SECONDS,
+)
 from landing.runtime import Runtime
 from landing.store import StoreError
 
@@ -42,9 +47,9 @@ log = logging.getLogger("landing.builder")  # also when run as __main__
 # Below every web worker: the kernel runs this only on an otherwise idle core.
 NICENESS = 19
 # Time between passes: a changed view is rebuilt within about this much
-# after its claim lapses, and the alive mark stays well within
-# live.BUILT_BY_BUILDER_MS.
-PASS_SECONDS = BUILDER_EVERY_MS / 1000 / 3
+# after its claim lapses. The alive mark comes as often, well within
+# live.BUILDER_ALIVE_MS, even while a build holds the main thread.
+PASS_SECONDS = min(BUILDER_EVERY_MS, BUILDER_ALIVE_MS) / 1000 / 3
 
 
 def refresh(app: Flask) -> int:
@@ -52,7 +57,7 @@ def refresh(app: Flask) -> int:
     build, new or still current)."""
     runtime: Runtime = app.extensions["landing"]
     settings = runtime.settings
-    urls = runtime.store.watched_views(LIVE_KEEP_SECONDS)
+    urls = runtime.store.watched_views(WATCH_SECONDS)
     credentials = f"{settings.dashboard_user}:{settings.dashboard_password}"
     headers = {
         "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
@@ -77,8 +82,23 @@ def refresh(app: Flask) -> int:
     return built
 
 
+def mark_alive(app: Flask, stop: threading.Event) -> None:
+    """Tell the web workers the builder runs, every PASS_SECONDS until `stop`."""
+    store = app.extensions["landing"].store
+    while not stop.is_set():
+        try:
+            store.mark_builder(WATCH_SECONDS)
+        except StoreError as exc:
+            log.warning("builder: not marked alive: %s", type(exc).__name__)
+        stop.wait(PASS_SECONDS)
+
+
 def run(app: Flask, stop: threading.Event, parent: int | None = None) -> None:
     """Make passes until `stop` is set (or the parent process is gone)."""
+    marker = threading.Thread(
+        target=mark_alive, args=(app, stop), name="builder-alive", daemon=True
+    )
+    marker.start()
     while not stop.is_set() and (parent is None or os.getppid() == parent):
         try:
             refresh(app)
@@ -89,6 +109,8 @@ def run(app: Flask, stop: threading.Event, parent: int | None = None) -> None:
             log.exception("builder: a pass failed")
             stop.wait(1.0)
         stop.wait(PASS_SECONDS)
+    stop.set()
+    marker.join(5)
 
 
 def start() -> subprocess.Popen[bytes]:

@@ -357,7 +357,7 @@ class Store:
 
     @guarded
     def live_view(
-        self, mode: str, view: str, watch: str | None = None, keep: int = 300
+        self, mode: str, view: str, watch: str | None = None, keep: int = 10
     ) -> LiveView:
         """The mode's version, the view's last build and the builder's last
         pass, in one round trip; `watch` (the view's URL) puts the view on
@@ -391,16 +391,22 @@ class Store:
         return LiveView(int(version or 0), build, int(builder or 0))
 
     @guarded
-    def watched_views(self, keep: int = 300) -> list[str]:
+    def watched_views(self, keep: int = 10) -> list[str]:
         """The URLs of the views asked for in the last `keep` seconds, the
-        most recent first; marks this call as a builder's pass."""
+        most recent first."""
+        since = _now_ms() - keep * 1000
+        urls = self.redis.zrevrangebyscore(keys.watched_views(), "+inf", since)
+        return [url for url in cast(list[str], urls) if url != BUILDER]
+
+    @guarded
+    def mark_builder(self, keep: int = 10) -> None:
+        """A builder process runs (live_view tells the web workers when it
+        last said so); views not asked for in `keep` seconds leave the list."""
         now = _now_ms()
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(keys.watched_views(), {BUILDER: now})
         pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
-        pipe.zrevrange(keys.watched_views(), 0, -1)
-        *_, urls = pipe.execute()
-        return [url for url in cast(list[str], urls) if url != BUILDER]
+        pipe.execute()
 
     @guarded
     def claim_view(self, mode: str, view: str, milliseconds: int) -> bool:
