@@ -119,45 +119,62 @@ def scoreboard_json(
     }
 
 
+# What campaigns_json() keeps between calls for a caller that asks it to:
+# id of a campaign's metrics → (those metrics, the name, the row's counts,
+# revenue and refunded, the row).
+RowsKept = dict[
+    int,
+    tuple[
+        Mapping[str, int],
+        str,
+        tuple[int, ...],
+        dict[str, int],
+        dict[str, int],
+        dict[str, Any],
+    ],
+]
+
+
 def campaigns_json(
     by_campaign: Mapping[str, Mapping[str, int]],
+    kept: RowsKept | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The scoreboard's rows as the API gives them, ranked, and their totals:
     the same as ``{"campaign": name, **c.as_json()}`` for each of rows() and
     summed().as_json(), in one pass over each campaign's counters and with
     no Counters made (a build reads 10,000 campaigns' counters).
+
+    `kept` (a dict the caller holds from call to call, filled here) gives
+    back the row made last time for the very same metrics object: the store
+    shares a campaign's metrics between reads while they do not change, and
+    they are never changed, so the same object means the same row. Rows are
+    shared with the last call's answer.
     """
     ranked: list[tuple[int, int, str, dict[str, Any]]] = []
     sums = [0] * len(COUNTERS)
     revenue_sums: dict[str, int] = {}
     refunded_sums: dict[str, int] = {}
+    last = dict(kept) if kept else {}
+    if kept is not None:
+        kept.clear()
     for name, metrics in by_campaign.items():
-        get = metrics.get
-        counts = (
-            get("landings", 0),
-            get("conversions", 0),
-            get("pending", 0),
-            get("failed", 0),
-            get("abandoned", 0),
-            get("renewals", 0),
-            get("refunds", 0),
-        )
-        revenue: dict[str, int] = {}
-        refunded: dict[str, int] = {}
-        for metric, value in metrics.items():
-            if value and ":" in metric:
-                kind, _, currency = metric.partition(":")
-                if kind == "revenue":
-                    revenue[currency] = value
-                    revenue_sums[currency] = revenue_sums.get(currency, 0) + value
-                elif kind == "refunded":
-                    refunded[currency] = value
-                    refunded_sums[currency] = refunded_sums.get(currency, 0) + value
-        if not (any(counts) or revenue or refunded):
-            continue
+        entry = last.get(id(metrics))
+        if entry is not None and entry[0] is metrics and entry[1] == name:
+            _, _, counts, revenue, refunded, row = entry
+        else:
+            counts, revenue, refunded = _row_parts(metrics)
+            if not (any(counts) or revenue or refunded):
+                continue
+            row = _row_json(name, counts, revenue, refunded)
+            entry = (metrics, name, counts, revenue, refunded, row)
+        if kept is not None:
+            kept[id(metrics)] = entry
         for n, count in enumerate(counts):
             sums[n] += count
-        row = _row_json(name, counts, revenue, refunded)
+        for currency, value in revenue.items():
+            revenue_sums[currency] = revenue_sums.get(currency, 0) + value
+        for currency, value in refunded.items():
+            refunded_sums[currency] = refunded_sums.get(currency, 0) + value
         ranked.append((-counts[1], -counts[0], name, row))
     ranked.sort()  # names are unique: rows themselves are never compared
     totals = _row_json(
@@ -168,6 +185,33 @@ def campaigns_json(
     )
     del totals["campaign"]
     return [r[3] for r in ranked], totals
+
+
+def _row_parts(
+    metrics: Mapping[str, int],
+) -> tuple[tuple[int, ...], dict[str, int], dict[str, int]]:
+    """A row's counts in COUNTERS order, and its revenue and refunded per
+    currency (only currencies with an amount)."""
+    get = metrics.get
+    counts = (
+        get("landings", 0),
+        get("conversions", 0),
+        get("pending", 0),
+        get("failed", 0),
+        get("abandoned", 0),
+        get("renewals", 0),
+        get("refunds", 0),
+    )
+    revenue: dict[str, int] = {}
+    refunded: dict[str, int] = {}
+    for metric, value in metrics.items():
+        if value and ":" in metric:
+            kind, _, currency = metric.partition(":")
+            if kind == "revenue":
+                revenue[currency] = value
+            elif kind == "refunded":
+                refunded[currency] = value
+    return counts, revenue, refunded
 
 
 def _row_json(
