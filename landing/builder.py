@@ -53,8 +53,7 @@ PASS_SECONDS = min(BUILDER_EVERY_MS, BUILDER_ALIVE_MS) / 1000 / 3
 
 
 def refresh(app: Flask) -> int:
-    """One pass over the watched views; returns how many answered 200 (a
-    build, new or still current)."""
+    """One pass over the watched views; returns how many it rebuilt."""
     runtime: Runtime = app.extensions["landing"]
     settings = runtime.settings
     urls = runtime.store.watched_views(WATCH_SECONDS)

@@ -112,9 +112,10 @@ def conditional(
     view = f"{request.host_url}{request.path[1:]}?{'&'.join(args)}|{query.today}"
     digest = hashlib.sha256(view.encode()).hexdigest()[:16]
     fragment = parse_flag(request.args.get("fragment"))
-    builder = request.environ.get(BUILDER_ENVIRON) is True
-    if fragment or builder:
-        watch = _view_url(fragment) if watched and not builder else None
+    if request.environ.get(BUILDER_ENVIRON) is True:
+        return _build_for_builder(build, query, digest)
+    if fragment:
+        watch = _view_url(fragment) if watched else None
         return poll(build, query, digest, watch=watch, fragment=fragment)
     # A page load shows the store as it is (SPEC §5); a client that has its
     # numbers costs the version's read alone.
@@ -169,22 +170,10 @@ def poll(
     if shared is None or (
         shared.version != version and _rebuild(query.mode, digest, live, fragment)
     ):
-        query.etag = etag = f"{version}-{digest}"
-        started = _now_ms()
-        response = build(query)
-        if response.status_code != 200 or response.is_streamed:
-            return _with_etag(response, etag)
-        shared = Build(
-            version,
-            etag,
-            response.content_type,
-            response.get_data(as_text=True),
-            started,
-        )
-        try:
-            store.keep_view(query.mode, digest, shared, LIVE_KEEP_SECONDS)
-        except StoreError as exc:  # e.g. the store is full: answer anyway
-            log.warning("live view not shared: %s", type(exc).__name__)
+        response, made = _build_and_keep(build, query, digest, version)
+        if made is None:
+            return response
+        shared = made
     if request.if_none_match.contains_weak(shared.etag):
         return _not_modified(shared.etag)
     # A client whose page load saw newer numbers than the last build keeps
@@ -203,10 +192,41 @@ def poll(
     return _with_etag(response, shared.etag)
 
 
+def _build_and_keep(
+    build: Callable[[Query], Response], query: Query, digest: str, version: int
+) -> tuple[Response, Build | None]:
+    """Build the view of the mode's `version` and keep it in the store for
+    every process; the response, and the build (None if not kept: an
+    error or a stream)."""
+    query.etag = etag = f"{version}-{digest}"
+    started = _now_ms()
+    response = build(query)
+    if response.status_code != 200 or response.is_streamed:
+        return _with_etag(response, etag), None
+    made = Build(
+        version, etag, response.content_type, response.get_data(as_text=True), started
+    )
+    try:
+        runtime().store.keep_view(query.mode, digest, made, LIVE_KEEP_SECONDS)
+    except StoreError as exc:  # e.g. the store is full: answer anyway
+        log.warning("live view not shared: %s", type(exc).__name__)
+    return response, made
+
+
+def _build_for_builder(
+    build: Callable[[Query], Response], query: Query, digest: str
+) -> Response:
+    """The builder's request: rebuild the view if its numbers changed and
+    nobody rebuilt it in the last BUILDER_EVERY_MS; 204 when nothing was
+    to be done (read without the build's body)."""
+    version, kept = runtime().store.view_version(query.mode, digest)
+    if kept == version or not _claim(query.mode, digest, BUILDER_EVERY_MS):
+        return Response(status=204)
+    return _build_and_keep(build, query, digest, version)[0]
+
+
 def _rebuild(mode: str, digest: str, live: LiveView, fragment: bool) -> bool:
     """Whether this request rebuilds a view whose build is of older numbers."""
-    if request.environ.get(BUILDER_ENVIRON) is True:
-        return _claim(mode, digest, BUILDER_EVERY_MS)
     if not fragment:
         return True  # the API shows the store as it is (SPEC §5)
     now, build = _now_ms(), live.build

@@ -399,6 +399,17 @@ class Store:
         return LiveView(int(version or 0), build, int(builder or 0))
 
     @guarded
+    def view_version(self, mode: str, view: str) -> tuple[int, int | None]:
+        """The mode's version and that of the view's last build (None when
+        there is none), without the build's body."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.version(mode))
+        pipe.hget(keys.view(mode, view), "version")
+        version, built = pipe.execute()
+        kept = int(built) if built is not None and built.isdigit() else None
+        return int(version or 0), kept
+
+    @guarded
     def watched_views(self, keep: int = 10) -> list[str]:
         """The URLs of the views asked for in the last `keep` seconds, the
         most recent first."""
