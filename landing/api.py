@@ -58,7 +58,7 @@ def api_campaigns() -> Response:
         response.set_data(text.replace(current_app.json.dumps(ROWS_HERE), rows, 1))
         return response
 
-    return conditional(build, shared=_shareable(), watched=True)
+    return conditional(build, shared=_shareable())
 
 
 # Where the encoded rows go in the scoreboard's JSON: no other value of it
@@ -175,7 +175,7 @@ def api_campaign(campaign: str) -> Response:
             }
         )
 
-    return conditional(build, shared=_shareable(), watched=True)
+    return conditional(build, shared=_shareable())
 
 
 def _shareable() -> bool:

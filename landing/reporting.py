@@ -151,7 +151,7 @@ def campaigns_json(
     shared with the last call's answer.
     """
     ranked: list[tuple[int, int, str, dict[str, Any]]] = []
-    sums = [0] * len(COUNTERS)
+    every_counts: list[tuple[int, ...]] = []
     revenue_sums: dict[str, int] = {}
     refunded_sums: dict[str, int] = {}
     last = dict(kept) if kept else {}
@@ -169,17 +169,19 @@ def campaigns_json(
             entry = (metrics, name, counts, revenue, refunded, row)
         if kept is not None:
             kept[id(metrics)] = entry
-        for n, count in enumerate(counts):
-            sums[n] += count
-        for currency, value in revenue.items():
-            revenue_sums[currency] = revenue_sums.get(currency, 0) + value
-        for currency, value in refunded.items():
-            refunded_sums[currency] = refunded_sums.get(currency, 0) + value
+        every_counts.append(counts)
+        if revenue:
+            for currency, value in revenue.items():
+                revenue_sums[currency] = revenue_sums.get(currency, 0) + value
+        if refunded:
+            for currency, value in refunded.items():
+                refunded_sums[currency] = refunded_sums.get(currency, 0) + value
         ranked.append((-counts[1], -counts[0], name, row))
     ranked.sort()  # names are unique: rows themselves are never compared
+    sums = [sum(column) for column in zip(*every_counts, strict=True)]
     totals = _row_json(
         "",
-        tuple(sums),
+        tuple(sums) if every_counts else (0,) * len(COUNTERS),
         {c: v for c, v in revenue_sums.items() if v},
         {c: v for c, v in refunded_sums.items() if v},
     )
