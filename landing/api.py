@@ -86,7 +86,7 @@ class KeptRows:
     ) -> tuple[str, dict[str, Any]]:
         """The ranked rows as a JSON array, and their totals."""
         with self._lock:  # taken out: a build of the view meanwhile starts anew
-            kept, texts = self._views.pop(view, ({}, {}))
+            kept, texts = self._views.pop(view, (RowsKept(), {}))
         rows, totals = campaigns_json(by_campaign, kept)
         dumps = current_app.json.dumps
         now: dict[int, tuple[dict[str, Any], str]] = {}

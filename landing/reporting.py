@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from landing.money import rank_currencies
 from landing.period import Range
@@ -119,20 +120,36 @@ def scoreboard_json(
     }
 
 
-# What campaigns_json() keeps between calls for a caller that asks it to:
-# id of a campaign's metrics → (those metrics, the name, the row's counts,
-# revenue and refunded, the row).
-RowsKept = dict[
-    int,
-    tuple[
-        Mapping[str, int],
+@dataclass
+class RowsKept:
+    """What campaigns_json() keeps from one call to the next for a caller
+    that asks it to (one view's rows): each campaign's metrics object and
+    row (None: nothing to show), the rows' order, and the totals' sums."""
+
+    rows: dict[
         str,
-        tuple[int, ...],
-        dict[str, int],
-        dict[str, int],
-        dict[str, Any],
-    ],
-]
+        tuple[
+            Mapping[str, int],
+            tuple[int, ...],
+            dict[str, int],
+            dict[str, int],
+            dict[str, Any] | None,
+        ],
+    ] = field(default_factory=dict)
+    order: list[tuple[int, int, str]] = field(default_factory=list)
+    sums: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))
+    revenue: dict[str, int] = field(default_factory=dict)
+    refunded: dict[str, int] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.rows, self.order = {}, []
+        self.sums = [0] * len(COUNTERS)
+        self.revenue, self.refunded = {}, {}
+
+
+# Past this share of campaigns changed since the last call, campaigns_json()
+# starts over rather than patch.
+PATCH_AT_MOST = 0.25
 
 
 def campaigns_json(
@@ -144,49 +161,91 @@ def campaigns_json(
     summed().as_json(), in one pass over each campaign's counters and with
     no Counters made (a build reads 10,000 campaigns' counters).
 
-    `kept` (a dict the caller holds from call to call, filled here) gives
-    back the row made last time for the very same metrics object: the store
-    shares a campaign's metrics between reads while they do not change, and
-    they are never changed, so the same object means the same row. Rows are
-    shared with the last call's answer.
+    `kept` (held by the caller from call to call, filled here) lets a call
+    patch the last one's answer: the store hands back the very same metrics
+    object for a campaign whose counters did not change (and nobody changes
+    them), so only the campaigns with another object are read again, moved
+    in the order and in the totals. Rows are shared with the last answer.
     """
-    ranked: list[tuple[int, int, str, dict[str, Any]]] = []
-    every_counts: list[tuple[int, ...]] = []
-    revenue_sums: dict[str, int] = {}
-    refunded_sums: dict[str, int] = {}
-    last = dict(kept) if kept else {}
-    if kept is not None:
-        kept.clear()
+    if kept is None:
+        kept = RowsKept()
+    elif kept.rows:
+        last = kept.rows
+        changed = [
+            (name, metrics)
+            for name, metrics in by_campaign.items()
+            if (entry := last.get(name)) is None or entry[0] is not metrics
+        ]
+        gone = [name for name in last if name not in by_campaign]
+        if len(changed) + len(gone) <= PATCH_AT_MOST * len(by_campaign):
+            for name in gone:
+                _unrank(kept, name)
+            for name, metrics in changed:
+                if name in last:
+                    _unrank(kept, name)
+                _rank(kept, name, metrics)
+            return _ranked(kept)
+        kept.clear()  # then start over
     for name, metrics in by_campaign.items():
-        entry = last.get(id(metrics))
-        if entry is not None and entry[0] is metrics and entry[1] == name:
-            _, _, counts, revenue, refunded, row = entry
-        else:
-            counts, revenue, refunded = _row_parts(metrics)
-            if not (any(counts) or revenue or refunded):
-                continue
-            row = _row_json(name, counts, revenue, refunded)
-            entry = (metrics, name, counts, revenue, refunded, row)
-        if kept is not None:
-            kept[id(metrics)] = entry
-        every_counts.append(counts)
-        if revenue:
-            for currency, value in revenue.items():
-                revenue_sums[currency] = revenue_sums.get(currency, 0) + value
-        if refunded:
-            for currency, value in refunded.items():
-                refunded_sums[currency] = refunded_sums.get(currency, 0) + value
-        ranked.append((-counts[1], -counts[0], name, row))
-    ranked.sort()  # names are unique: rows themselves are never compared
-    sums = [sum(column) for column in zip(*every_counts, strict=True)]
+        _rank(kept, name, metrics, at_end=True)
+    kept.order.sort()
+    return _ranked(kept)
+
+
+def _rank(
+    kept: RowsKept, name: str, metrics: Mapping[str, int], at_end: bool = False
+) -> None:
+    counts, revenue, refunded = _row_parts(metrics)
+    if not (any(counts) or revenue or refunded):
+        kept.rows[name] = (metrics, counts, revenue, refunded, None)
+        return
+    kept.rows[name] = (
+        metrics,
+        counts,
+        revenue,
+        refunded,
+        _row_json(name, counts, revenue, refunded),
+    )
+    key = (-counts[1], -counts[0], name)
+    if at_end:
+        kept.order.append(key)
+    else:
+        bisect.insort(kept.order, key)
+    sums = kept.sums
+    for n, count in enumerate(counts):
+        sums[n] += count
+    for currency, value in revenue.items():
+        kept.revenue[currency] = kept.revenue.get(currency, 0) + value
+    for currency, value in refunded.items():
+        kept.refunded[currency] = kept.refunded.get(currency, 0) + value
+
+
+def _unrank(kept: RowsKept, name: str) -> None:
+    _, counts, revenue, refunded, row = kept.rows.pop(name)
+    if row is None:
+        return
+    key = (-counts[1], -counts[0], name)
+    del kept.order[bisect.bisect_left(kept.order, key)]
+    sums = kept.sums
+    for n, count in enumerate(counts):
+        sums[n] -= count
+    for currency, value in revenue.items():
+        kept.revenue[currency] -= value
+    for currency, value in refunded.items():
+        kept.refunded[currency] -= value
+
+
+def _ranked(kept: RowsKept) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows = kept.rows
+    ranked = [rows[key[2]][4] for key in kept.order]
     totals = _row_json(
         "",
-        tuple(sums) if every_counts else (0,) * len(COUNTERS),
-        {c: v for c, v in revenue_sums.items() if v},
-        {c: v for c, v in refunded_sums.items() if v},
+        tuple(kept.sums),
+        {c: v for c, v in kept.revenue.items() if v},
+        {c: v for c, v in kept.refunded.items() if v},
     )
     del totals["campaign"]
-    return [r[3] for r in ranked], totals
+    return cast(list[dict[str, Any]], ranked), totals
 
 
 def _row_parts(

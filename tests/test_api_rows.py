@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from landing import create_app
-from landing.reporting import campaigns_json, rows, summed
+from landing.reporting import RowsKept, campaigns_json, rows, summed
 
 from conftest import AUTH, flush, post_event, rt, session_event
 
@@ -86,3 +86,35 @@ def test_the_api_after_changes_says_what_a_new_process_says(
                 rt(other).journal.close(timeout=1)
             assert kept.status_code == fresh.status_code == 200
             assert kept.data == fresh.data
+
+
+CHANGE = st.tuples(
+    st.text("abcAB_", min_size=1, max_size=3),
+    st.one_of(
+        st.none(),  # the campaign goes (deleted, renamed)
+        st.dictionaries(METRIC, st.integers(min_value=0, max_value=10**6), max_size=6),
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(BOARD, st.lists(st.lists(CHANGE, max_size=4), max_size=6))
+def test_rows_patched_from_the_last_call_are_the_rows_made_anew(
+    board: dict[str, dict[str, int]],
+    changes: list[list[tuple[str, dict[str, int] | None]]],
+) -> None:
+    """A view's rows patched from its last build (RowsKept: only campaigns
+    whose metrics are another object are read again) are what a build from
+    nothing makes, through campaigns that come, change and go."""
+    kept = RowsKept()
+    campaigns_json(board, kept)
+    for step in changes:
+        # As the store hands them: unchanged campaigns keep their object.
+        board = dict(board)
+        for name, metrics in step:
+            if metrics is None:
+                board.pop(name, None)
+            else:
+                board[name] = metrics
+        patched = campaigns_json(board, kept)
+        assert json.dumps(patched) == json.dumps(campaigns_json(board))
