@@ -239,9 +239,12 @@ def _rebuild(mode: str, digest: str, live: LiveView, fragment: bool) -> bool:
     if (
         build is not None
         and now - live.builder < BUILDER_ALIVE_MS
-        and now - build.built < BUILDER_LAG_MS
+        and (now - build.built < BUILDER_LAG_MS or live.newly_watched)
     ):
-        return False  # the builder keeps it, and has not fallen far behind
+        # The builder keeps it and has not fallen far behind; or it has not
+        # had the view on its list before this poll, and will build it in
+        # a moment (a page just loaded keeps its numbers meanwhile).
+        return False
     return _claim(mode, digest, LIVE_MAX_AGE_MS)
 
 

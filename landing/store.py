@@ -135,6 +135,7 @@ class LiveView:
     version: int
     build: Build | None
     builder: int
+    newly_watched: bool = False  # the view was not on the builder's list
 
 
 @dataclass(frozen=True)
@@ -382,10 +383,11 @@ class Store:
             pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
         # The list is a hint for the builder: a store too full to add to it
         # still answers the reads.
-        version, fields, builder, *_ = pipe.execute(raise_on_error=False)
+        version, fields, builder, *added = pipe.execute(raise_on_error=False)
         for answer in (version, fields, builder):
             if isinstance(answer, Exception):
                 raise answer
+        newly_watched = bool(added) and added[0] == 1
         build = None
         complete = {"etag", "type", "body"} <= fields.keys()
         if complete and fields.get("version", "").isdigit():  # else: rebuild it
@@ -396,7 +398,7 @@ class Store:
                 body=fields["body"],
                 built=int(fields["built"]) if fields.get("built", "").isdigit() else 0,
             )
-        return LiveView(int(version or 0), build, int(builder or 0))
+        return LiveView(int(version or 0), build, int(builder or 0), newly_watched)
 
     @guarded
     def view_version(self, mode: str, view: str) -> tuple[int, int | None]:
