@@ -1,14 +1,15 @@
 """The builder: a low-priority process that keeps watched views built.
 
-Web workers answer dashboards' polls and the API from builds kept in the
-store (live.py). With 10,000 campaigns a build is some 100 ms of Python;
+Web workers answer dashboards' polls from builds kept in the store
+(live.py). With 10,000 campaigns a build is some 100 ms of Python;
 made by a web worker, it takes that long from the customers' thank-you
 pages the worker also serves. This process makes them instead, niced, so
 the kernel gives it a core only when customers' requests leave one idle.
 
 A thread marks the builder alive in the store every PASS_SECONDS; the main
-loop reads the views asked for lately (live.py puts each dashboard poll's
-and API call's URL on the list) and asks this process's own app for each
+loop reads the views polled lately (live.py puts each dashboard poll's
+URL on the list; the API, never answered with older numbers, is built by
+whoever asks) and asks this process's own app for each
 of them, as the builder: a view is rebuilt when its numbers changed (at
 most once per BUILDER_EVERY_MS) and kept in the store for every web
 worker. Without a mark for BUILDER_ALIVE_MS (the builder stopped; a deploy

@@ -76,8 +76,8 @@ WATCH_SECONDS = 10
 # they would without one (builder stopped, or a deploy without gunicorn).
 BUILDER_ALIVE_MS = 1000
 BUILDER_LAG_MS = 5000
-# The builder rebuilds a view whose numbers changed at most this often,
-# and makes a pass over the watched views this often (builder.py).
+# The builder rebuilds a view whose numbers changed at most this often
+# (builder.py passes over the watched views a few times as often).
 BUILDER_EVERY_MS = 750
 # What marks a request as the builder's own (a WSGI environ key: no client
 # can set it, unlike a header).
@@ -103,7 +103,8 @@ def conditional(
     `shared`: the whole answer (the API's JSON) is kept in the store like a
     live part, so asking again costs a read while nothing changed.
     `watched`: the view's URL holds nothing secret, so the builder process
-    may keep its build fresh (a share's URL holds its token: not watched).
+    may keep its polls' build fresh (a share's URL holds its token: not
+    watched).
     """
     query = Query(mode, default_range)
     # The view: what its pages show depends on, and nothing else, so that
