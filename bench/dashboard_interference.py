@@ -8,21 +8,29 @@ so a scoreboard build costs what it costs at that scale. It then loads
 /thanks, each request a new checkout session as in thanks_throughput.py,
 in alternating rounds (A B, B A, …) on the same server:
 
-- A: no dashboard open;
+- A: no dashboard open (and none for WATCH_SECONDS before, so the builder
+  has left their views);
 - B: DASHBOARDS simulated open dashboards polling as static/dashboard.js
   does: each GETs the board's live part (the page's data-live-url, i.e.
   `/dashboard?<view args>&fragment=board`) every 750 ms after the previous
   answer, with `If-None-Match` of the last ETag it got and Basic auth; half
   of them on all time, half on the last 30 days. They start at random
   phases, each with the ETag of a page load made once before the rounds.
+  The builder process gunicorn.conf.py starts (landing/builder.py, nice
+  19) rebuilds the views, and the web workers serve its builds;
+- C (unless --no-without-builder): the same dashboards with the builder
+  stopped (SIGSTOP, SIGCONT after the phase): the web workers fall back to
+  building the views themselves, as every version before the builder did.
 
 While /thanks traffic lands, every number changes all the time, so polls
 get a new build (200) of their view at most every 750 ms, one build shared
-by every server process (landing.dashboard._poll), and 304s in between.
+by every server process (landing.live.poll), and 304s in between.
 
 Output: one line per round, then /thanks requests/s and p99 latency alone
-and with dashboards, their ratio (the budget: at least 0.90), the polls
-answered 200 and 304 and the polls' median latency.
+and with dashboards, their ratios B/A (the budget: at least 0.95 at 10,000
+campaigns, SPEC §8) and C/A, the CPU the web workers and the builder used
+per /thanks in each phase, the polls answered 200 and 304 and their
+latency.
 
     .venv/bin/python bench/dashboard_interference.py [--campaigns 2000] [--days 30]
 
@@ -37,6 +45,7 @@ import argparse
 import html
 import http.client
 import multiprocessing
+import os
 import queue
 import random
 import re
@@ -57,6 +66,7 @@ from bench.api_scale import load as preload
 from bench.api_scale import loading_store
 from bench.harness import (
     Bench,
+    Gunicorn,
     LoadResult,
     Target,
     auth_header,
@@ -65,14 +75,16 @@ from bench.harness import (
     load_options,
     median_ms,
     percentile_ms,
+    process_cpu_seconds,
     result_line,
     run_load,
     timed_gets,
 )
+from landing.live import WATCH_SECONDS
 from landing.store import node_client
 
 CAMPAIGN = "bench_interference"
-TARGET_RATIO = 0.90
+TARGET_RATIO = 0.95
 INTERVAL = 0.75  # static/dashboard.js: INTERVAL = 750 ms
 LIVE_URL = re.compile(r'data-live-url="([^"]*)"')
 PAGE_ETAG = re.compile(r'data-etag="([^"]*)"')
@@ -216,6 +228,24 @@ def open_dashboards(port: int, pages: list[str], count: int) -> list[tuple[str, 
     return views
 
 
+def builder_pid(server: Gunicorn) -> int | None:
+    """The builder process gunicorn.conf.py started under the master, if any."""
+    assert server.process is not None
+    master = server.process.pid
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text()
+    except OSError:
+        return None
+    for pid in (int(p) for p in children.split()):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"landing.builder" in command:
+            return pid
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--campaigns", type=int, default=2000, help="preloaded")
@@ -233,6 +263,12 @@ def main() -> int:
         "--requests", type=int, default=100_000, help="at most, per phase"
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, unmeasured")
+    parser.add_argument(
+        "--no-without-builder",
+        dest="without_builder",
+        action="store_false",
+        help="skip phase C (dashboards with the builder stopped)",
+    )
     load_options(parser, clients=2, connections=4)
     args = parser.parse_args()
 
@@ -303,80 +339,125 @@ def main() -> int:
 
         thanks("warm-a", args.warmup)
         with_dashboards("warm-b", args.warmup, seed=0)
+        builder = builder_pid(server)
+        if builder is None:
+            print("no builder process under gunicorn: B has none either")
+        phases = ["A", "B"] + (["C"] if args.without_builder and builder else [])
+        print(
+            "phases: A alone, B with dashboards (the builder builds)"
+            + (", C with dashboards and the builder stopped" if "C" in phases else ""),
+            flush=True,
+        )
 
-        alone, crowded = LoadResult(), LoadResult()
-        polls = Polls()
-        cpu = {"A": 0.0, "B": 0.0}
-        ratios: list[float] = []
+        results = {phase: LoadResult() for phase in phases}
+        polls = {phase: Polls() for phase in phases}
+        # CPU seconds of the web workers (and master) and of the builder.
+        cpu = {phase: [0.0, 0.0] for phase in phases}
+        ratios: dict[str, list[float]] = {phase: [] for phase in phases[1:]}
+
+        def builder_cpu() -> float:
+            return process_cpu_seconds(builder) if builder else 0.0
+
+        quiet_from = time.monotonic() + WATCH_SECONDS + 0.5  # after warm-b
         for n in range(args.rounds):
             rates: dict[str, float] = {}
-            for phase in ("A", "B") if n % 2 == 0 else ("B", "A"):
-                before = server.cpu_seconds()
+            shift = n % len(phases)
+            for phase in phases[shift:] + phases[:shift]:
+                if phase == "A":
+                    # No dashboard open: the views they polled leave the
+                    # builder's list WATCH_SECONDS after their last poll.
+                    time.sleep(max(0.0, quiet_from - time.monotonic()))
+                before = (server.cpu_seconds(), builder_cpu())
                 if phase == "A":
                     result = thanks(f"r{n}a", args.seconds)
-                    alone.extend(result)
-                else:
+                elif phase == "B":
                     result, seen = with_dashboards(f"r{n}b", args.seconds, seed=n + 1)
-                    crowded.extend(result)
-                    polls.extend(seen)
-                cpu[phase] += server.cpu_seconds() - before
+                    polls[phase].extend(seen)
+                else:
+                    assert builder is not None
+                    os.kill(builder, signal.SIGSTOP)
+                    try:
+                        result, seen = with_dashboards(
+                            f"r{n}c", args.seconds, seed=n + 1
+                        )
+                    finally:
+                        os.kill(builder, signal.SIGCONT)
+                    polls[phase].extend(seen)
+                spent = (server.cpu_seconds(), builder_cpu())
+                if phase != "A":
+                    quiet_from = time.monotonic() + WATCH_SECONDS + 0.5
+                builder_spent = spent[1] - before[1]
+                cpu[phase][0] += spent[0] - before[0] - builder_spent
+                cpu[phase][1] += builder_spent
+                results[phase].extend(result)
                 rates[phase] = result.rate
-            ratios.append(rates["B"] / rates["A"] if rates["A"] else 0.0)
+            for phase in phases[1:]:
+                ratios[phase].append(rates[phase] / rates["A"] if rates["A"] else 0.0)
             print(
-                f"round {n + 1}: alone {rates['A']:6.0f}/s   with dashboards "
-                f"{rates['B']:6.0f}/s   ratio {ratios[-1]:.3f}",
+                f"round {n + 1}: alone {rates['A']:6.0f}/s"
+                + "".join(
+                    f"   {phase} {rates[phase]:6.0f}/s ({ratios[phase][-1]:.3f})"
+                    for phase in phases[1:]
+                ),
                 flush=True,
             )
 
-    errors = alone.errors + crowded.errors
-    for name, side in (("alone", alone), ("with dashboards", crowded)):
+    errors = sum(r.errors for r in results.values())
+    for phase, side in results.items():
         if side.errors:
             print(
-                f"/thanks {name}: {side.errors} failed, statuses "
+                f"/thanks {phase}: {side.errors} failed, statuses "
                 f"{dict(side.statuses)} {side.first_error}"
             )
-    if polls.errors:
-        print(f"polls: {polls.errors} failed, first: {polls.first_error}")
-    ratio = crowded.rate / alone.rate if alone.rate else 0.0
-    poll_median = median_ms(polls.latencies) if polls.latencies else 0.0
+    poll_errors = sum(p.errors for p in polls.values())
+    for phase, seen in polls.items():
+        if seen.errors:
+            print(f"polls {phase}: {seen.errors} failed, first: {seen.first_error}")
+    alone = results["A"]
+    names = {
+        "A": "alone",
+        "B": "dashboards, builder",
+        "C": "dashboards, no builder",
+    }
     print()
-    print(
-        f"/thanks alone:           {alone.rate:7.0f} req/s, "
-        f"p99 {alone.percentile_ms(99):6.1f} ms, "
-        f"gunicorn CPU {cpu['A'] / max(alone.ok, 1) * 1e6:.0f} us/request"
-    )
-    print(
-        f"/thanks with dashboards: {crowded.rate:7.0f} req/s, "
-        f"p99 {crowded.percentile_ms(99):6.1f} ms, "
-        f"gunicorn CPU {cpu['B'] / max(crowded.ok, 1) * 1e6:.0f} us/request "
-        "(dashboards' builds included)"
-    )
-    print(
-        f"ratio:                   {ratio:7.3f}  (budget >= {TARGET_RATIO:.2f}; "
-        f"per round {min(ratios):.3f}..{max(ratios):.3f})"
-    )
-    print(
-        f"polls: {polls.statuses[200]} answered 200 (a build, new or shared), "
-        f"{polls.statuses[304]} answered 304; latency median {poll_median:.0f} ms, "
-        f"p99 {percentile_ms(polls.latencies, 99):.0f} ms, "
-        f"max {max(polls.latencies, default=0) * 1000:.0f} ms; "
-        f"{polls.errors} failed"
-    )
-    print(
-        result_line(
-            thanks_rps_alone=alone.rate,
-            thanks_rps_with_dashboards=crowded.rate,
-            ratio=ratio,
-            polls_200=polls.statuses[200],
-            polls_304=polls.statuses[304],
-            poll_ms_median=poll_median,
-            thanks_p99_ms_alone=alone.percentile_ms(99),
-            thanks_p99_ms_with_dashboards=crowded.percentile_ms(99),
-            target=TARGET_RATIO,
-            errors=errors + polls.errors,
+    for phase, side in results.items():
+        workers, built = (c / max(side.ok, 1) * 1e6 for c in cpu[phase])
+        print(
+            f"/thanks {names[phase]:23} {side.rate:7.0f} req/s, "
+            f"p99 {side.percentile_ms(99):6.1f} ms; CPU per /thanks: web workers "
+            f"{workers:5.0f} us, builder {built:5.0f} us"
         )
-    )
-    return 0 if not errors and not polls.errors else 1
+    figures: dict[str, object] = {"thanks_rps_alone": alone.rate}
+    for phase in phases[1:]:
+        ratio = results[phase].rate / alone.rate if alone.rate else 0.0
+        budget = f"  (budget >= {TARGET_RATIO:.2f})" if phase == "B" else ""
+        print(
+            f"ratio {phase}/A ({names[phase]}): {ratio:6.3f}{budget}; "
+            f"per round {min(ratios[phase]):.3f}..{max(ratios[phase]):.3f}"
+        )
+        seen = polls[phase]
+        poll_median = median_ms(seen.latencies) if seen.latencies else 0.0
+        print(
+            f"  polls: {seen.statuses[200]} answered 200 (a build, new or shared), "
+            f"{seen.statuses[304]} answered 304; latency median "
+            f"{poll_median:.0f} ms, p99 {percentile_ms(seen.latencies, 99):.0f} ms, "
+            f"max {max(seen.latencies, default=0) * 1000:.0f} ms; "
+            f"{seen.errors} failed"
+        )
+        key = "" if phase == "B" else "_without_builder"
+        figures[f"thanks_rps_with_dashboards{key}"] = results[phase].rate
+        figures[f"ratio{key}"] = ratio
+        figures[f"polls_200{key}"] = seen.statuses[200]
+        figures[f"polls_304{key}"] = seen.statuses[304]
+        figures[f"poll_ms_median{key}"] = poll_median
+        figures[f"thanks_p99_ms_with_dashboards{key}"] = results[phase].percentile_ms(
+            99
+        )
+    figures["thanks_p99_ms_alone"] = alone.percentile_ms(99)
+    figures["target"] = TARGET_RATIO
+    figures["errors"] = errors + poll_errors
+    print(result_line(**figures))
+    return 0 if not errors and not poll_errors else 1
 
 
 if __name__ == "__main__":

@@ -330,7 +330,7 @@ def dashboard() -> Response:
             share_campaigns=[name for name, _ in shown.rows],
         )
 
-    return conditional(build)
+    return conditional(build, watched=True)
 
 
 @bp.get("/dashboard/campaigns/<campaign>")
@@ -372,7 +372,7 @@ def campaign_page(campaign: str) -> Response:
             back_url=back,
         )
 
-    return conditional(build)
+    return conditional(build, watched=True)
 
 
 @bp.post("/dashboard/campaigns/<campaign>/keep")
@@ -445,7 +445,7 @@ def tv() -> Response:
             "tv.html", "_tv_board.html", query, board=board, rotate=rotate
         )
 
-    return conditional(build, default_range="today")
+    return conditional(build, default_range="today", watched=True)
 
 
 def _rotate_seconds(raw: str | None) -> int:

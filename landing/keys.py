@@ -165,6 +165,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "sorted set: source or medium values the builder used, by last use (ms)",
     ),
     "link_domains": ("link-domains", "set: custom Stripe checkout domains"),
+    "watched_views": (
+        "watched-views",
+        "sorted set: the URL of each view polled or asked for lately, by its "
+        "last request (ms), which the builder process (builder.py) keeps "
+        "built; and ``builder``, scored by that process's last pass",
+    ),
 }
 
 
@@ -355,6 +361,10 @@ def link_recent(dim: str) -> str:
 
 def link_domains() -> str:
     return _key("link_domains")
+
+
+def watched_views() -> str:
+    return _key("watched_views")
 
 
 def lua_prelude() -> str:

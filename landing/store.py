@@ -48,6 +48,9 @@ When = date | str
 # Range sums kept per process: a few dashboards' views (each up to a few MB
 # with 10,000 campaigns).
 SUMS_KEPT = 8
+# Boards (all time, or a range) whose last read is kept per process to
+# nest the next read from it: about what a few dashboards watch.
+BOARDS_KEPT = 4
 # Unconfirmed campaigns read for the scoreboard, latest landing first. With
 # webhooks a real campaign is unconfirmed only for the moments until its
 # first payment's event: a few show at once, and a flood of made-up ones
@@ -55,6 +58,8 @@ SUMS_KEPT = 8
 # a campaign, so the board reads many more.
 UNCONFIRMED_SHOWN = 25
 UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS = 1000
+# The builder process's mark among the watched views (never a URL).
+BUILDER = "builder"
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -138,6 +143,19 @@ class Build:
     etag: str
     content_type: str
     body: str
+    built: int = 0  # when it began (ms): its numbers are at least that new
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What a request for a shared view reads: the mode's version, the
+    view's last build, and when a builder process last made a pass (ms,
+    0 when none runs)."""
+
+    version: int
+    build: Build | None
+    builder: int
+    newly_watched: bool = False  # the view was not on the builder's list
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,11 @@ class Store:
         self._tokens_lock = threading.Lock()
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
+        # The last board read for each view (flat fields, nested), see _nested.
+        self._boards: OrderedDict[
+            tuple[str, ...],
+            tuple[Mapping[str, str | int], dict[str, Metrics]],
+        ] = OrderedDict()
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
         self.zone = zone or ZoneInfo("UTC")
@@ -676,12 +699,29 @@ class Store:
         return int(cast(str | None, self.redis.get(keys.version(mode))) or 0)
 
     @guarded
-    def live_view(self, mode: str, view: str) -> tuple[int, Build | None]:
-        """The mode's version and the view's last build, in one round trip."""
+    def live_view(
+        self, mode: str, view: str, watch: str | None = None, keep: int = 10
+    ) -> LiveView:
+        """The mode's version, the view's last build and the builder's last
+        pass, in one round trip; `watch` (the view's URL) puts the view on
+        the builder's list for `keep` seconds."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(keys.version(mode))
         pipe.hgetall(keys.view(mode, view))
-        version, fields = pipe.execute()
+        pipe.zscore(keys.watched_views(), BUILDER)
+        if watch is not None:
+            now = _now_ms()
+            pipe.zadd(keys.watched_views(), {watch: now})
+            # Views nobody asked for lately leave the list (and so does the
+            # mark of a builder that stopped).
+            pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
+        # The list is a hint for the builder: a store too full to add to it
+        # still answers the reads.
+        version, fields, builder, *added = pipe.execute(raise_on_error=False)
+        for answer in (version, fields, builder):
+            if isinstance(answer, Exception):
+                raise answer
+        newly_watched = bool(added) and added[0] == 1
         build = None
         complete = {"etag", "type", "body"} <= fields.keys()
         if complete and fields.get("version", "").isdigit():  # else: rebuild it
@@ -690,8 +730,38 @@ class Store:
                 etag=fields["etag"],
                 content_type=fields["type"],
                 body=fields["body"],
+                built=int(fields["built"]) if fields.get("built", "").isdigit() else 0,
             )
-        return int(version or 0), build
+        return LiveView(int(version or 0), build, int(builder or 0), newly_watched)
+
+    @guarded
+    def view_version(self, mode: str, view: str) -> tuple[int, int | None]:
+        """The mode's version and that of the view's last build (None when
+        there is none), without the build's body."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(keys.version(mode))
+        pipe.hget(keys.view(mode, view), "version")
+        version, built = pipe.execute()
+        kept = int(built) if built is not None and built.isdigit() else None
+        return int(version or 0), kept
+
+    @guarded
+    def watched_views(self, keep: int = 10) -> list[str]:
+        """The URLs of the views asked for in the last `keep` seconds, the
+        most recent first."""
+        since = _now_ms() - keep * 1000
+        urls = self.redis.zrevrangebyscore(keys.watched_views(), "+inf", since)
+        return [url for url in cast(list[str], urls) if url != BUILDER]
+
+    @guarded
+    def mark_builder(self, keep: int = 10) -> None:
+        """A builder process runs (live_view tells the web workers when it
+        last said so); views not asked for in `keep` seconds leave the list."""
+        now = _now_ms()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(keys.watched_views(), {BUILDER: now})
+        pipe.zremrangebyscore(keys.watched_views(), "-inf", now - keep * 1000)
+        pipe.execute()
 
     @guarded
     def claim_view(self, mode: str, view: str, milliseconds: int) -> bool:
@@ -711,6 +781,7 @@ class Store:
                 "etag": build.etag,
                 "type": build.content_type,
                 "body": build.body,
+                "built": build.built,
             },
         )
         pipe.expire(key, seconds)
@@ -724,22 +795,25 @@ class Store:
     ) -> dict[str, Metrics]:
         """Campaign → metrics, all time (days None) or summed over days, with
         the unconfirmed campaigns shown (`pending`, read here if not given).
+        The metrics dicts are shared with later calls' answers: read them,
+        never change them.
 
         A range costs one round trip in the steady state: the days before
         the last are summed once and reused until one of them changes (their
         versions say so), so polling "the last 30 days" re-reads only today.
         """
         if days is None:
-            board = _nest(self._hgetall(keys.board(mode)))
+            flat: Mapping[str, str | int] = self._hgetall(keys.board(mode))
+            board = self._nested((mode,), flat)
         else:
             names = [d.isoformat() for d in days]
             pipe = self.redis.pipeline(transaction=False)
             pipe.hmget(keys.day_versions(mode), names)
             pipe.hgetall(keys.board_day(mode, names[-1]))
             versions, last = self._run(pipe)
-            flat = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
-            _add_flat(flat, last)
-            board = _nest(flat)
+            summed = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
+            _add_flat(summed, last)
+            board = self._nested((mode, names[0], names[-1]), summed)
         wanted = None if days is None else {d.isoformat() for d in days}
         pending = pending or self.unconfirmed(mode)
         for campaign, by_day in pending.daily.items():
@@ -751,6 +825,24 @@ class Store:
             if metrics:
                 board[campaign] = metrics
         return board
+
+    def _nested(
+        self, view: tuple[str, ...], flat: Mapping[str, str | int]
+    ) -> dict[str, Metrics]:
+        """_nest(flat), made from this view's last one where only some
+        counters changed: comparing 80,000 fields with the last read is
+        several times cheaper than parsing them all again. The answer is a
+        new dict; campaigns whose counters did not change share their
+        metrics with the last one."""
+        with self._sums_lock:
+            last = self._boards.get(view)
+        board = _nest(flat) if last is None else _nest_since(*last, flat)
+        with self._sums_lock:
+            self._boards[view] = (flat, board)
+            self._boards.move_to_end(view)
+            while len(self._boards) > BOARDS_KEPT:
+                self._boards.popitem(last=False)
+        return dict(board)
 
     def unconfirmed(self, mode: str) -> Unconfirmed:
         """The unconfirmed campaigns shown and their numbers: they are not on
@@ -1109,10 +1201,48 @@ def _add_flat(into: dict[str, int], fields: Mapping[str, str]) -> None:
 def _nest(flat: Mapping[str, str | int]) -> dict[str, Metrics]:
     """``{campaign}|{metric}`` fields → campaign → metric → count."""
     out: dict[str, Metrics] = {}
+    find = out.get  # not setdefault: no empty dict made for each of 80,000
     for name, value in flat.items():
         campaign, _, metric = name.rpartition("|")
-        out.setdefault(campaign, {})[metric] = int(value)
+        metrics = find(campaign)
+        if metrics is None:
+            out[campaign] = {metric: int(value)}
+        else:
+            metrics[metric] = int(value)
     return out
+
+
+def _nest_since(
+    last_flat: Mapping[str, str | int],
+    last: dict[str, Metrics],
+    flat: Mapping[str, str | int],
+) -> dict[str, Metrics]:
+    """_nest(flat), given that _nest(last_flat) is `last` (never changed:
+    the answer copies what differs)."""
+    changed: list[tuple[str, str | int]] = []
+    found = 0
+    before = last_flat.get
+    for name, value in flat.items():
+        old = before(name)
+        if old is None:
+            changed.append((name, value))
+        else:
+            found += 1
+            if old != value:
+                changed.append((name, value))
+    if found != len(last_flat):  # a counter fell away (zero, deleted, renamed)
+        return _nest(flat)
+    if not changed:
+        return last
+    board = dict(last)
+    copied: set[str] = set()
+    for name, value in changed:
+        campaign, _, metric = name.rpartition("|")
+        if campaign not in copied:
+            copied.add(campaign)
+            board[campaign] = dict(board.get(campaign, {}))
+        board[campaign][metric] = int(value)
+    return board
 
 
 def _by_day(fields: Mapping[str, str]) -> dict[str, Metrics]:
