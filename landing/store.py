@@ -291,20 +291,22 @@ class Store:
                 for i, word in zip(indexes, words, strict=True):
                     results[i] = word
             return results
-        # A cluster: redis-py pipelines no script there, so call by call.
-        waiting: list[tuple[list[int], list[str], str, str]] = []
+        # A cluster: each shard's landings, and each mode's visitors (in the
+        # mode's slot, applied there), in one pipeline per node.
+        calls: list[tuple[list[str], list[Arg]]] = []
         for (mode, shard), indexes in groups.items():
             batch = [texts[i] for i in indexes]
-            if shard is None:  # visitors: the mode's slot, applied there
-                key = keys.version(mode)
-                words = self._landings(keys=[key], args=[*head, "1", *batch])
-                for i, word in zip(indexes, words, strict=True):
-                    results[i] = word
-                continue
-            reply = self._landings(keys=[keys.outbox(shard)], args=[*head, "0", *batch])
-            for i, word in zip(indexes, reply[0], strict=True):
+            if shard is None:
+                calls.append(([keys.version(mode)], [*head, "1", *batch]))
+            else:
+                calls.append(([keys.outbox(shard)], [*head, "0", *batch]))
+        waiting: list[tuple[list[int], list[str], str, str]] = []
+        replies = self._call_each(self._landings, calls)
+        for ((_, shard), indexes), reply in zip(groups.items(), replies, strict=True):
+            said = reply if shard is None else reply[0]
+            for i, word in zip(indexes, said, strict=True):
                 results[i] = word
-            if len(reply) > 1:
+            if shard is not None and len(reply) > 1:
                 waiting.append((indexes, reply[0], reply[1], reply[2]))
         if waiting:
             applied = self._apply([(tid, entry) for _, _, tid, entry in waiting])
@@ -316,6 +318,39 @@ class Store:
                     if word == "":
                         results[i] = next(fill, "counted")
         return results
+
+    def _call_each(
+        self, script: Any, calls: Sequence[tuple[list[str], list[Arg]]]
+    ) -> list[Any]:
+        """Script calls, each in the slot of its first key: on a cluster one
+        pipeline per node. redis-py pipelines no script on a cluster, so
+        each node's own client sends EVALSHA; a call that finds the script
+        missing, or its slot moved, goes again through the cluster client,
+        which loads the script and follows the slot."""
+        if len(calls) == 1 or not self.is_cluster:
+            return [script(keys=k, args=a) for k, a in calls]
+        cluster: Any = self.redis  # redis-py types neither call below
+        by_node: dict[str, list[int]] = {}
+        clients: dict[str, redis.Redis] = {}
+        for n, (k, _) in enumerate(calls):
+            node = cluster.get_node_from_key(k[0])
+            by_node.setdefault(node.name, []).append(n)
+            clients[node.name] = node.redis_connection
+        out: list[Any] = [None] * len(calls)
+        for name, picks in by_node.items():
+            pipe: Any = clients[name].pipeline(transaction=False)
+            for n in picks:
+                k, a = calls[n]
+                pipe.execute_command("EVALSHA", script.sha, len(k), *k, *a)
+            replies = pipe.execute(raise_on_error=False)
+            for n, reply in zip(picks, replies, strict=True):
+                again = (redis.exceptions.NoScriptError, redis.exceptions.AskError)
+                if isinstance(reply, again):
+                    reply = script(keys=calls[n][0], args=calls[n][1])
+                elif isinstance(reply, Exception):
+                    raise reply
+                out[n] = reply
+        return out
 
     def _settled(self, reply: Any) -> str:
         """A session-side script's word; on a cluster, its counter changes
@@ -335,11 +370,14 @@ class Store:
         for n, (_, entry) in enumerate(entries):
             by_mode.setdefault(json.loads(entry)["mode"], []).append(n)
         out: list[list[str]] = [[] for _ in entries]
+        calls: list[tuple[list[str], list[Arg]]] = []
         for mode, picks in by_mode.items():
             args: list[Arg] = [*self._lifetimes()]
             for n in picks:
                 args += [entries[n][0], entries[n][1]]
-            replies = self._apply_script(keys=[keys.applied(mode)], args=args)
+            calls.append(([keys.applied(mode)], args))
+        applied = self._call_each(self._apply_script, calls)
+        for picks, replies in zip(by_mode.values(), applied, strict=True):
             for n, raw in zip(picks, replies, strict=True):
                 words = json.loads(raw) if raw else []
                 out[n] = words if isinstance(words, list) else []
@@ -540,10 +578,10 @@ class Store:
             for n, shard in enumerate(shards)
             if any(found[n * per_shard : (n + 1) * per_shard])
         ]
-        words = [
-            self._settled(script(keys=[keys.outbox(shard)], args=[*args, shard]))
-            for shard in (homes[:1] or shards)
+        calls = [
+            ([keys.outbox(shard)], [*args, shard]) for shard in homes[:1] or shards
         ]
+        words = [self._settled(reply) for reply in self._call_each(script, calls)]
         for word in ("counted", "pending", "changed"):
             if word in words:
                 return word
