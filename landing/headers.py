@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from flask import Response
+from werkzeug.datastructures import Headers
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 # Only our own files, never framed, no inline script or style.
 CONTENT_SECURITY_POLICY = (
@@ -26,4 +33,26 @@ def security_headers(secure: bool) -> list[tuple[str, str]]:
 
 
 class PreparedResponse(Response):
-    """A response made with its full header set already: the hook skips it."""
+    """A 200 made from bytes and headers prepared once: the hook skips it.
+
+    Werkzeug checks every header when a response is made and copies them all
+    again when it is sent; for a page whose bytes and headers never change
+    that was a fifth of its cost. The headers here are checked once, with
+    Content-Length, and shared by every response of that page: nothing may
+    change them (the app's after_request leaves this class alone).
+    """
+
+    def __init__(self, body: bytes, headers: Headers) -> None:
+        # No body given here, so nothing sets Content-Length or Content-Type
+        # on the shared headers; the body goes in as the WSGI iterable.
+        super().__init__(status=200, headers=headers)
+        self.response = [body]
+
+    @staticmethod
+    def headers_for(body: bytes, headers: Iterable[tuple[str, str]]) -> Headers:
+        """The headers to share, made (and checked) once per page."""
+        return Headers([*headers, ("Content-Length", str(len(body)))])
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        # Nothing to fix per request: no Location, and the length is set.
+        return self.headers

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
+from werkzeug.datastructures import Headers
 
 from landing.capture import landing_entry, report_day
 from landing.headers import PreparedResponse, security_headers
 from landing.i18n import DEFAULT, catalog, negotiate
-from landing.runtime import runtime
+from landing.runtime import Runtime, runtime
 from landing.utm import parse_query
 
 bp = Blueprint("thanks", __name__)
@@ -28,13 +29,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Page:
-    """One variant of the page: its bytes and every header it is sent with."""
+    """One variant of the page: its bytes and every header it is sent with
+    (Content-Length included), shared by all its responses."""
 
     body: bytes
-    headers: tuple[tuple[str, str], ...]
+    headers: Headers
 
     def response(self) -> Response:
-        return PreparedResponse(self.body, 200, list(self.headers))
+        return PreparedResponse(self.body, self.headers)
 
 
 class Pages:
@@ -61,31 +63,42 @@ def _init(state: BlueprintSetupState) -> None:
 @bp.get("/thanks")
 def thanks() -> Response:
     """Keep the landing in the journal, then send the page, whatever happens."""
-    rt = runtime()
-    settings = rt.settings
+    # The page costs about what a static one does, so the few values it
+    # needs come straight from the WSGI environ, as request.query_string,
+    # .remote_addr, .headers and .is_secure would read them, each behind a
+    # context-local lookup.
+    environ = request.environ
+    extensions = current_app.extensions
     try:
-        query = request.query_string
-        landing = parse_query(query)
-        now = time.time()
-        # Only a landing without a session id needs its visitor recognised.
-        anonymous = landing.session_id is None
-        entry = landing_entry(
-            landing,
-            timestamp=now,
-            day=report_day(now, settings.zone),
-            secret=settings.secret_key,
-            address=request.remote_addr or "",
-            agent=request.headers.get("User-Agent", "")[:512] if anonymous else "",
-            url=query.decode("latin-1")[:2048] if anonymous else "",
-        )
-        rt.journal.append(entry)
+        record(cast(Runtime, extensions["landing"]), environ)
     except Exception:
         # The customer has paid: they get their page even if we fail to count.
         log.exception("landing not recorded")
-    pages = cast(Pages, current_app.extensions["landing_thanks"])
+    pages = cast(Pages, extensions["landing_thanks"])
     return pages.get(
-        request.headers.get("Accept-Language", ""), request.is_secure
+        environ.get("HTTP_ACCEPT_LANGUAGE", ""),
+        environ.get("wsgi.url_scheme") in ("https", "wss"),
     ).response()
+
+
+def record(rt: Runtime, environ: dict[str, Any]) -> None:
+    """Append this request's landing to the journal."""
+    settings = rt.settings
+    query = environ.get("QUERY_STRING", "").encode("latin-1")
+    landing = parse_query(query)
+    now = time.time()
+    # Only a landing without a session id needs its visitor recognised.
+    anonymous = landing.session_id is None
+    entry = landing_entry(
+        landing,
+        timestamp=now,
+        day=report_day(now, settings.zone),
+        secret=settings.secret_key,
+        address=environ.get("REMOTE_ADDR") or "",
+        agent=environ.get("HTTP_USER_AGENT", "")[:512] if anonymous else "",
+        url=query.decode("latin-1")[:2048] if anonymous else "",
+    )
+    rt.journal.append(entry)
 
 
 def prepare(language: str, secure: bool) -> Page:
@@ -105,7 +118,7 @@ def prepare(language: str, secure: bool) -> Page:
         ("Cache-Control", "no-store, private"),
         *security_headers(secure),
     )
-    return Page(body, headers)
+    return Page(body, PreparedResponse.headers_for(body, headers))
 
 
 def render(language: str) -> bytes:
