@@ -7,6 +7,7 @@
 -- transition was applied before (a retry, or the drainer after a crash).
 CFG.now_ms, CFG.retention = tonumber(ARGV[1]), tonumber(ARGV[2])
 CFG.unconfirmed = tonumber(ARGV[3])
+CFG.inline = false  -- a cluster: the ops came from an outbox
 local out = {}
 local applied
 for i = 4, #ARGV, 2 do

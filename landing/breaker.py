@@ -101,7 +101,10 @@ def guarded(method: Callable[P, R]) -> Callable[P, R]:
             # Unrecorded, a half-open breaker would stay open for good.
             breaker.record(ok=True)
             if isinstance(error, redis.exceptions.MovedError):
-                args[0].found_cluster()  # type: ignore[attr-defined]
+                try:
+                    args[0].found_cluster()  # type: ignore[attr-defined]
+                except Exception as switching:  # the store went away again
+                    raise redis.ConnectionError(str(switching)) from error
             raise
         finally:
             breaker.release()

@@ -209,7 +209,7 @@ local function admit(mode, campaign, dims, when, ts, client, limitable, sid)
     local rkey = KEY.ratelimit(mode, client, math.floor(ts / 60000))
     local n = redis.call('INCR', rkey)
     if n == 1 then redis.call('EXPIRE', rkey, 120) end
-    if n > CFG.limit then
+    if n > CFG.limit and not (sid and redis.call('EXISTS', KEY.vouched(mode, sid)) == 1) then
       if sid then
         redis.call('SET', KEY.held(mode, sid), cjson.encode({campaign, dims, when}),
           'EX', CFG.unconfirmed)
@@ -245,10 +245,20 @@ end
 
 -- Stripe vouched for a session: its held-back landing counts now, in its
 -- own campaign, on the day it arrived.
+local VOUCHED_KEPT = 86400
+
 local function vouch(mode, sid)
   local key = KEY.held(mode, sid)
   local raw = redis.call('GET', key)
-  if not raw then return end
+  if not raw then
+    -- On a cluster the landing may be applied after this (its shard's
+    -- outbox drained late): it will count, not wait. (A single node
+    -- applies each call's ops at once, in order.)
+    if not CFG.inline then
+      redis.call('SET', KEY.vouched(mode, sid), '1', 'EX', VOUCHED_KEPT)
+    end
+    return
+  end
   redis.call('DEL', key)
   local held = cjson.decode(raw)
   local campaign = resolve(mode, held[1])
@@ -520,7 +530,9 @@ local function settle(mode, shard)
     return words
   end
   if #ops == 0 then return nil end
-  local id = shard .. '#' .. redis.call('INCR', KEY.transitions(shard))
+  -- The time too: a failover may lose the counter's last increments, and
+  -- an id that came again would be taken for one already applied.
+  local id = shard .. '#' .. CFG.now_ms .. '.' .. redis.call('INCR', KEY.transitions(shard))
   local entry = cjson.encode({mode = mode, at = now, limit = CFG.limit, ops = ops})
   redis.call('HSET', KEY.outbox(shard), id, entry)
   return {id, entry}

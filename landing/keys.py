@@ -106,6 +106,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "a landing the limit held back: counted once Stripe vouches for its "
         "session (campaign, codes, when); kept UNCONFIRMED_DAYS",
     ),
+    "vouched": (
+        "{mode}:vouched:{session}",
+        "Stripe vouched for a session before its landing was counted (a "
+        "cluster's outbox drained late): that landing is not held back; "
+        "kept a day",
+    ),
     "outbox": (
         "{shard}:outbox",
         "``{transition}``: counter changes a session shard decided and the "
@@ -278,6 +284,10 @@ def subscription(shard: str, subscription_id: str) -> str:
 
 def held(mode: str, session_id: str) -> str:
     return _key("held", mode=mode, session=session_id)
+
+
+def vouched(mode: str, session_id: str) -> str:
+    return _key("vouched", mode=mode, session=session_id)
 
 
 def outbox(shard: str) -> str:

@@ -60,6 +60,7 @@ UNCONFIRMED_SHOWN = 25
 UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS = 1000
 # The builder process's mark among the watched views (never a URL).
 BUILDER = "builder"
+SCRIPTS = ("landings", "outcome", "refund", "renewal", "expired", "campaigns", "apply")
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -196,6 +197,11 @@ class Store:
         # To make a cluster client later, if the store was away at start.
         self._url, self._tls_verify = url, tls_verify
         self._switch_lock = threading.Lock()
+        # A single node applies counters in each script's own call, which a
+        # cluster refuses half-way: until the server has said which it is
+        # (connect() asks, but the store may have been away), nothing is
+        # written (_check_kind).
+        self._kind_checked = url is None
         self._drainer: threading.Thread | None = None
         self._drainer_lock = threading.Lock()
         self._drainer_stop = threading.Event()
@@ -217,14 +223,17 @@ class Store:
         self._use(client)
 
     def _use(self, client: Client) -> None:
-        self.redis = client
-        self._landings = client.register_script(_script("landings.lua"))
-        self._outcome = client.register_script(_script("outcome.lua"))
-        self._refund = client.register_script(_script("refund.lua"))
-        self._renewal = client.register_script(_script("renewal.lua"))
-        self._expired = client.register_script(_script("expired.lua"))
-        self._campaigns = client.register_script(_script("campaigns.lua"))
-        self._apply_script = client.register_script(_script("apply.lua"))
+        scripts = {
+            name: client.register_script(_script(f"{name}.lua")) for name in (*SCRIPTS,)
+        }
+        self._landings = scripts["landings"]
+        self._outcome = scripts["outcome"]
+        self._refund = scripts["refund"]
+        self._renewal = scripts["renewal"]
+        self._expired = scripts["expired"]
+        self._campaigns = scripts["campaigns"]
+        self._apply_script = scripts["apply"]
+        self.redis = client  # last: is_cluster turns with the scripts ready
 
     @property
     def is_cluster(self) -> bool:
@@ -240,7 +249,19 @@ class Store:
         with self._switch_lock:
             if not self.is_cluster:
                 self._use(cluster_client(self._url, tls_verify=self._tls_verify))
+            self._kind_checked = True
         self.start_drainer()
+
+    def _check_kind(self) -> None:
+        """Before the first write: ask the server whether it is a cluster,
+        if nobody could yet (it was away when the app started). Raises the
+        store's error while it is still away, so nothing is written half."""
+        if self._kind_checked:
+            return
+        info = self.redis.info("cluster")
+        if info.get("cluster_enabled"):
+            self.found_cluster()
+        self._kind_checked = True
 
     def _lifetimes(self) -> list[Arg]:
         """What every script's ARGV ends with: now, and how long things live."""
@@ -261,6 +282,7 @@ class Store:
         to apply the shards' counter changes to the mode's slot (apply.lua)."""
         if not landings:
             return []
+        self._check_kind()
         now, retention, unconfirmed = self._lifetimes()
         # The hours of a batch's landings: they arrived within moments of
         # each other (a replay after an outage aside), so one offset serves.
@@ -337,14 +359,25 @@ class Store:
             by_node.setdefault(node.name, []).append(n)
             clients[node.name] = node.redis_connection
         out: list[Any] = [None] * len(calls)
+        # Through the cluster client, which loads scripts, follows moved
+        # slots (MovedError is an AskError) and finds a failed-over master.
+        again = (
+            redis.exceptions.NoScriptError,
+            redis.exceptions.AskError,
+            redis.exceptions.TryAgainError,
+            redis.ConnectionError,
+            redis.TimeoutError,
+        )
         for name, picks in by_node.items():
             pipe: Any = clients[name].pipeline(transaction=False)
             for n in picks:
                 k, a = calls[n]
                 pipe.execute_command("EVALSHA", script.sha, len(k), *k, *a)
-            replies = pipe.execute(raise_on_error=False)
+            try:
+                replies = pipe.execute(raise_on_error=False)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                replies = [error] * len(picks)
             for n, reply in zip(picks, replies, strict=True):
-                again = (redis.exceptions.NoScriptError, redis.exceptions.AskError)
                 if isinstance(reply, again):
                     reply = script(keys=calls[n][0], args=calls[n][1])
                 elif isinstance(reply, Exception):
@@ -414,6 +447,7 @@ class Store:
             except Exception as error:  # the store is away: next turn
                 log.debug("outbox drain: %s", type(error).__name__)
 
+    DRAIN_BATCH = 50
     # An outbox entry older than this is a crash's or an outage's leftover:
     # the drainer applies it (a write in flight applies its own at once).
     DRAIN_AFTER_MS = 1000
@@ -436,8 +470,11 @@ class Store:
             for tid, entry in box.items():
                 if int(json.loads(entry).get("at", 0)) < limit:
                     stale.append((tid, entry))
-        if stale:
-            self._apply(stale)
+        # In the order each shard decided them; a bounded call at a time,
+        # however long the store was away.
+        stale.sort(key=lambda item: _transition_order(item[0]))
+        for start in range(0, len(stale), self.DRAIN_BATCH):
+            self._apply(stale[start : start + self.DRAIN_BATCH])
         return len(stale)
 
     def record(self, parsed: Parsed, day: When) -> str:
@@ -459,6 +496,7 @@ class Store:
 
     def _inline(self) -> str:
         """Whether a script applies its own counter changes: on a single node."""
+        self._check_kind()
         return "0" if self.is_cluster else "1"
 
     @guarded
@@ -640,66 +678,111 @@ class Store:
 
     # -- the key layout ---------------------------------------------------------
 
-    def migrate_layout(self) -> int:
+    def migrate_layout(self, wait: float = 20.0) -> int:
         """Move a store's keys from the layout before hash tags
         (``landing:live:…``) to today's, keeping their TTLs; how many keys
         moved. Counters go to the mode's slot; sessions to their shards, and
         payments and subscriptions to their session's (a record no session
         claimed yet to every shard, as refund.lua keeps one); the session
-        indexes are split by shard. An old store is known by its mode
-        version keys (every write bumps one, and they never expire): a new
-        or moved store costs one EXISTS. On a single node only: no cluster
+        indexes are split by shard; a landing the limit held back becomes a
+        held record. An old store is known by its mode version keys (every
+        write bumps one, and they never expire), moved last, so a move cut
+        short resumes at the next start; a new or moved store costs one
+        EXISTS. One process moves the keys; the others wait for it (up to
+        `wait` seconds) before they serve. On a single node only: no cluster
         ever held the old layout. A store that is away is left for the next
         start."""
         old_versions = [f"{keys.PREFIX}{mode}:version" for mode in ("live", "test")]
+        lock = keys.layout_lock()
         try:
             if self.is_cluster or not self.redis.exists(*old_versions):
                 return 0
-            if not self.redis.set(keys.layout_lock(), "1", nx=True, ex=600):
-                return 0  # another process is at it
-            moved = sum(self._migrate_mode(mode) for mode in ("live", "test"))
-            self.redis.delete(keys.layout_lock())
-            return moved
+            deadline = time.monotonic() + wait
+            while not self.redis.set(lock, "1", nx=True, ex=60):
+                if time.monotonic() > deadline or not self.redis.exists(*old_versions):
+                    return 0
+                time.sleep(0.2)
+            try:
+                return sum(self._migrate_mode(mode) for mode in ("live", "test"))
+            finally:
+                self.redis.delete(lock)
         except redis.RedisError:
             return 0
 
     def _migrate_mode(self, mode: str) -> int:
         old = f"{keys.PREFIX}{mode}:"
+        version = f"{old}version"
+        names = [n for n in self.redis.scan_iter(match=old + "*", count=1000)]
+        names = [n for n in names if n != version] + [version]  # the mark: last
         moved = 0
-        for name in list(self.redis.scan_iter(match=old + "*", count=1000)):
+        for start in range(0, len(names), 500):
+            self.redis.expire(keys.layout_lock(), 60)  # still at it
+            moved += self._migrate_keys(mode, names[start : start + 500])
+        return moved
+
+    def _migrate_keys(self, mode: str, names: list[str]) -> int:
+        old = f"{keys.PREFIX}{mode}:"
+        # What decides where a key goes: a session's held landing, the
+        # session a payment or subscription belongs to.
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            kind = name[len(old) :].partition(":")[0]
+            field = "limited" if kind == "session" else "session"
+            pipe.hget(name, field)
+        # A key that is no hash (the version counter) has no such fact.
+        facts = [
+            None if isinstance(fact, Exception) else fact
+            for fact in cast(list[Any], pipe.execute(raise_on_error=False))
+        ]
+        pipe = self.redis.pipeline(transaction=False)
+        for name, fact in zip(names, facts, strict=True):
             rest = name[len(old) :]
             kind, _, ident = rest.partition(":")
-            targets: list[str]
             if kind == "session" and ident:
+                if fact == "1":
+                    self._migrate_held(mode, name, ident)
                 targets = [keys.session(mode, ident)]
             elif kind in ("payment", "subscription") and ident:
                 record = keys.payment if kind == "payment" else keys.subscription
-                owner = cast(str | None, self.redis.hget(name, "session"))
-                shards = [keys.shard_for(mode, owner)] if owner else keys.shards(mode)
+                shards = [keys.shard_for(mode, fact)] if fact else keys.shards(mode)
                 targets = [record(shard, ident) for shard in shards]
             elif rest in ("sessions", "sessions:landed"):
-                index = keys.sessions if rest == "sessions" else keys.sessions_landed
-                ttl = int(self.redis.ttl(name))
-                members = cast(
-                    list[tuple[str, float]],
-                    self.redis.zrange(name, 0, -1, withscores=True),
-                )
-                pipe = self.redis.pipeline(transaction=False)
-                for sid, score in members:
-                    key = index(keys.shard_for(mode, sid))
-                    pipe.zadd(key, {sid: score})
-                    if ttl > 0:
-                        pipe.expire(key, ttl)
-                pipe.delete(name)
-                pipe.execute()
-                moved += 1
+                self._migrate_index(mode, name, rest)
                 continue
             else:
                 targets = [f"{keys.PREFIX}{keys.slot_tag(mode)}:{rest}"]
             for target in targets[1:]:
-                self.redis.copy(name, target)
-            moved += int(bool(self.redis.renamenx(name, targets[0])))
-        return moved
+                pipe.copy(name, target)
+            pipe.renamenx(name, targets[0])
+        return sum(1 for done in pipe.execute() if done is True or done == 1)
+
+    def _migrate_index(self, mode: str, name: str, rest: str) -> None:
+        """An old session index, split by shard."""
+        index = keys.sessions if rest == "sessions" else keys.sessions_landed
+        ttl = int(self.redis.ttl(name))
+        members = cast(
+            list[tuple[str, float]], self.redis.zrange(name, 0, -1, withscores=True)
+        )
+        pipe = self.redis.pipeline(transaction=False)
+        for sid, score in members:
+            key = index(keys.shard_for(mode, sid))
+            pipe.zadd(key, {sid: score})
+            if ttl > 0:
+                pipe.expire(key, ttl)
+        pipe.delete(name)
+        pipe.execute()
+
+    def _migrate_held(self, mode: str, name: str, session_id: str) -> None:
+        """A session whose landing the limit held back (the old layout kept
+        that on the session) gets today's held record, so Stripe's word
+        still counts it."""
+        s = cast(dict[str, str], self.redis.hgetall(name))
+        if "campaign" not in s:
+            return
+        dims = {d: s.get(d, "(none)") for d in ("source", "medium", "content", "term")}
+        when = s.get("landed_when") or s.get("landed_day", "")
+        held = json.dumps([s["campaign"], dims, when], separators=(",", ":"))
+        self.redis.set(keys.held(mode, session_id), held, ex=self.unconfirmed_seconds)
 
     # Tokens kept per process (a few hundred bytes each).
     TOKENS_KEPT = 4096
@@ -1213,6 +1296,13 @@ class Store:
     @guarded
     def remove_link_domain(self, domain: str) -> bool:
         return bool(self.redis.srem(keys.link_domains(), domain))
+
+
+def _transition_order(transition: str) -> tuple[str, int, int]:
+    """``live:07#1764486000000.42`` → (shard, time, count), to sort by."""
+    shard, _, rest = transition.partition("#")
+    at, _, count = rest.partition(".")
+    return shard, int(at or 0), int(count or 0)
 
 
 def _page(client: Client, index: str, low: float, high: str, num: int) -> Any:

@@ -136,18 +136,20 @@ def test_landings_payments_and_the_board_on_a_cluster(
 def test_a_store_that_was_away_at_start_is_found_to_be_a_cluster(
     cluster: EmbeddedCluster,
 ) -> None:
-    """A client made while the cluster did not answer is a single node's: the
-    first MOVED makes the store switch, and the retry counts once."""
-    mode_node = cluster.node_of(keys.version("live"))
-    other = next(n for n in cluster.nodes if n.port != mode_node.port)
+    """A client made while the cluster did not answer is a single node's
+    (here: a node that holds neither the session nor the counters): the
+    first write asks the server, switches, and counts once."""
+    taken = {
+        cluster.node_of(keys.version("live")).port,
+        cluster.node_of(keys.session("live", "cs_live_away")).port,
+    }
+    other = next((n for n in cluster.nodes if n.port not in taken), cluster.nodes[0])
     url = other.url.removesuffix("/0")
     store = Store(node_client(url), url=url)
     landing = {"ts": int(time.time() * 1000), "day": "2026-11-30", "mode": "live"}
     entry = {**landing, "sid": "cs_live_away", "campaign": "away"}
-    with pytest.raises(redis.exceptions.MovedError):
-        store.record_landings([entry], rate_limit=0)
-    assert store.is_cluster
     assert store.record_landings([entry], rate_limit=0) == ["counted"]
+    assert store.is_cluster
     assert store.record_landings([entry], rate_limit=0) == ["duplicate"]
     assert store.scoreboard("live", None)["away"]["landings"] == 1
 
@@ -195,6 +197,68 @@ def test_counter_changes_left_in_an_outbox_are_applied_once(
     store.drain(older_than_ms=0)
     assert store.redis.hlen(keys.outbox(shard)) == 0
     assert store.scoreboard("live", None)["(unattributed)"]["conversions"] == 2
+
+
+def test_a_cluster_away_at_start_is_recognised_before_the_first_write(
+    cluster: EmbeddedCluster,
+) -> None:
+    """Made while the cluster did not answer, the store's client is a single
+    node's; had it written as one (the counters in the same call), the node
+    holding the session's shard would refuse half-way. It asks first."""
+    home = cluster.node_of(keys.session("live", "cs_live_first"))
+    url = home.url.removesuffix("/0")
+    store = Store(node_client(url), url=url)
+    paid = read_event(se.checkout_session_completed("cs_live_first", amount_total=700))
+    assert paid is not None
+    assert store.record(paid, date(2026, 11, 30)) == "counted"
+    assert store.is_cluster
+    assert store.scoreboard("live", None)["(unattributed)"]["revenue:usd"] == 700
+
+
+def test_a_transition_counter_that_went_back_never_drops_a_payment(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A failover can lose a shard's last increments: the ids it hands out
+    again must not be taken for transitions already applied."""
+    store = Store(connect(cluster.url))
+    first = "cs_live_same_a"
+    shard = keys.shard_for("live", first)
+    second = next(
+        f"cs_live_same_{n}"
+        for n in range(1000)
+        if keys.shard_for("live", f"cs_live_same_{n}") == shard
+    )
+    day = date(2026, 11, 30)
+    for sid in (first, second):
+        paid = read_event(se.checkout_session_completed(sid, amount_total=100))
+        assert paid is not None
+        assert store.record(paid, day) == "counted"
+        store.redis.decr(keys.transitions(shard))  # as a failover would
+    assert store.scoreboard("live", None)["(unattributed)"]["conversions"] == 2
+
+
+def test_a_held_back_landing_applied_after_its_payment_still_counts(
+    cluster: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the limit, a session's landing waits for Stripe's word; when its
+    shard's outbox is applied only after the payment was (a crash, a late
+    drain), it counts all the same."""
+    store = Store(connect(cluster.url))
+    now = int(time.time() * 1000)
+
+    def landing(sid: str) -> dict[str, Any]:
+        entry = {"ts": now, "day": "2026-11-30", "mode": "live", "sid": sid}
+        return {**entry, "campaign": "spring", "client": "one-address"}
+
+    assert store.record_landings([landing("cs_live_h1")], rate_limit=1) == ["counted"]
+    monkeypatch.setattr(store, "_apply", lambda entries: [[] for _ in entries])
+    store.record_landings([landing("cs_live_h2")], rate_limit=1)  # left in its outbox
+    monkeypatch.undo()
+    paid = read_event(se.checkout_session_completed("cs_live_h2", amount_total=100))
+    assert paid is not None
+    store.record(paid, date(2026, 11, 30))
+    assert store.drain(older_than_ms=0) == 1
+    assert store.scoreboard("live", None)["spring"]["landings"] == 2
 
 
 def test_a_refund_and_a_renewal_before_their_session_settle_in_its_shard(
@@ -308,6 +372,13 @@ def test_a_store_of_the_layout_before_hash_tags_is_moved_at_start(
     raw.sadd("landing:live:confirmed", "old")
     raw.hset("landing:live:session:cs_live_old", mapping={"campaign": "old"})
     raw.expire("landing:live:session:cs_live_old", 1000)
+    held: dict[Any, Any] = {
+        "campaign": "old",
+        "source": "ad",
+        "limited": "1",
+        "landed_day": "2026-11-01",
+    }
+    raw.hset("landing:live:session:cs_live_held", mapping=held)
     raw.hset("landing:live:payment:pi_old", mapping={"session": "cs_live_old"})
     raw.hset("landing:live:payment:pi_waiting", mapping={"back:ch_1": 50})
     raw.zadd("landing:live:sessions", {"cs_live_old": 5, "cs_live_gone": 6})
@@ -328,6 +399,13 @@ def test_a_store_of_the_layout_before_hash_tags_is_moved_at_start(
         assert raw.zscore(keys.sessions(gone), "cs_live_gone") == 6
         assert raw.keys("landing:live:*") == []
         assert raw.get(keys.version("live")) == "7"
+        # The landing the limit held back counts once Stripe vouches.
+        assert (
+            post_event(app.test_client(), session_event("cs_live_held")).status_code
+            == 200
+        )
+        row = campaign_row(scoreboard(app.test_client()), "old")
+        assert row is not None and (row["landings"], row["conversions"]) == (5, 2)
     finally:
         close(app)
     # A store of today's layout is left alone.
