@@ -159,8 +159,8 @@ MUTANTS = [
     Mutant(
         "the rate limit lets one fewer through",
         "landing/common.lua",
-        "if n > CFG.limit then",
-        "if n >= CFG.limit then",
+        "if n > CFG.limit and not",
+        "if n >= CFG.limit and not",
         ("tests/test_abuse.py", "-k", "rate_limit"),
     ),
     Mutant(
