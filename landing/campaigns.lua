@@ -84,11 +84,7 @@ elseif what == 'rename' then
     else
       local last = redis.call('ZSCORE', KEY.unconfirmed(mode), name) or CFG.now_ms
       redis.call('ZADD', KEY.unconfirmed(mode), 'GT', last, new)
-      local own, hours = campaign_keys(mode, new)
-      for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
-      for _, key in ipairs(hours) do
-        redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
-      end
+      expire_unconfirmed(mode, new)
     end
     drop(name)
     -- Sessions still name the old campaign: they count under the new one.

@@ -114,6 +114,16 @@ local function campaign_keys(mode, campaign)
   return out, hours
 end
 
+-- An unconfirmed campaign's keys all expire together, UNCONFIRMED_DAYS
+-- from now (its hourly keys at most HOURS_KEPT).
+local function expire_unconfirmed(mode, campaign)
+  local own, hours = campaign_keys(mode, campaign)
+  for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
+  for _, key in ipairs(hours) do
+    redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
+  end
+end
+
 -- A campaign's hourly counters into (or, sign -1, out of) the mode's.
 local function hours_to_mode(mode, campaign, sign)
   for _, day in ipairs(days_of(mode, campaign)) do
@@ -338,11 +348,7 @@ local function finish_counters()
   for mode, campaigns in pairs(UNCONFIRMED_BUMPED) do
     for campaign in pairs(campaigns) do
       if not is_confirmed(mode, campaign) then  -- else confirm() kept them
-        local own, hours = campaign_keys(mode, campaign)
-        for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
-        for _, key in ipairs(hours) do
-          redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
-        end
+        expire_unconfirmed(mode, campaign)
       end
     end
     UNCONFIRMED_BUMPED[mode] = {}

@@ -68,14 +68,16 @@ for i = 7, #ARGV do
 end
 
 local out = settle(mode, shard)
-local words = CFG.inline and out or {}
-local n = 0
-for i, word in ipairs(results) do
-  if word == '' and CFG.inline then
-    n = n + 1
-    results[i] = words[n]
+if CFG.inline then
+  -- The words of the landing and visit ops, in order, fill the blanks.
+  local n = 0
+  for i, word in ipairs(results) do
+    if word == '' then
+      n = n + 1
+      results[i] = out[n]
+    end
   end
+  return results
 end
-if CFG.inline then return results end
 if out then return {results, out[1], out[2]} end
 return {results}
