@@ -139,6 +139,24 @@ def store(redis_url: str) -> Store:
     return Store(connect(redis_url))
 
 
+def gunicorn_env(
+    redis_url: str, home: Path, journal: Path, **settings: str
+) -> dict[str, str]:
+    """The environment of a gunicorn a test starts: the machine's PATH and
+    locale (and PYTHONPATH, so it runs the code under test), HOME for
+    gunicorn's control socket, the store, the journal, then the settings."""
+    passed = ("PATH", "LANG", "LC_ALL", "PYTHONPATH")
+    env = {k: os.environ[k] for k in passed if k in os.environ}
+    env.update(
+        HOME=str(home),
+        REDIS_URL=redis_url,
+        JOURNAL_DIR=str(journal),
+        PYTHONDONTWRITEBYTECODE="1",
+        **settings,
+    )
+    return env
+
+
 def settings_env(redis_url: str, tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = {
         "REDIS_URL": redis_url,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import re
 import signal
 import time
 from collections.abc import Iterator
@@ -16,41 +15,24 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from test_api import CONVERSIONS_SHOWN, LIVE, builds_since_reset, conversions_shown
 
 from landing import builder, keys
 from landing.devserver import GunicornServer
 from landing.live import BUILDER_ALIVE_MS, BUILDER_LAG_MS
-from landing.store import BUILDER, Client
+from landing.store import BUILDER
 
 from conftest import (
     AUTH,
     PASSWORD,
     WEBHOOK_SECRET,
     flush,
+    gunicorn_env,
     post_event,
     rt,
     session_event,
     signed,
 )
-
-LIVE = "/dashboard?fragment=board"
-CONVERSIONS_SHOWN = re.compile(
-    r'<span class="value[^"]*">(\d+)</span><span class="label">conversions<'
-)
-
-
-def conversions_shown(response: TestResponse) -> int:
-    found = CONVERSIONS_SHOWN.search(response.get_data(as_text=True))
-    assert found, "the live part shows no conversions figure"
-    return int(found.group(1))
-
-
-def builds_since_reset(server: Client) -> int:
-    """Views built and shared since CONFIG RESETSTAT: each build is kept in
-    the store with one MULTI/EXEC (Store.keep_view), which nothing else the
-    app does sends."""
-    return int(server.info("commandstats").get("cmdstat_exec", {}).get("calls", 0))
 
 
 def pay(client: FlaskClient, n: int) -> None:
@@ -205,17 +187,15 @@ def test_the_minute_series_is_never_answered_from_an_old_build(
 
 @pytest.fixture
 def gunicorn(redis_url: str, tmp_path: Path) -> Iterator[GunicornServer]:
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "PYTHONPATH") if k in os.environ}
-    env.update(
-        HOME=str(tmp_path),
-        REDIS_URL=redis_url,
+    env = gunicorn_env(
+        redis_url,
+        tmp_path,
+        tmp_path / "journal",
         SECRET_KEY="builder-secret-key",
         DASHBOARD_PASSWORD=PASSWORD,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        JOURNAL_DIR=str(tmp_path / "journal"),
         WEB_CONCURRENCY="1",
         GUNICORN_THREADS="2",
-        PYTHONDONTWRITEBYTECODE="1",
     )
     server = GunicornServer(env, tmp_path / "gunicorn.log").start()
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from flask import Flask
 
 from landing.config import PAAS_ROUTERS, Settings
 from landing.devserver import GunicornServer
+
+from conftest import gunicorn_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = {
@@ -176,15 +177,13 @@ def test_render_wires_redis_url_to_its_own_key_value_store() -> None:
 @pytest.fixture
 def gunicorn(redis_url: str, tmp_path: Path) -> Iterator[GunicornServer]:
     """The product as the Procfile runs it, one small worker."""
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
-    env.update(
-        HOME=str(tmp_path),
-        REDIS_URL=redis_url,
+    env = gunicorn_env(
+        redis_url,
+        tmp_path,
+        tmp_path / "journal",
         SECRET_KEY="deploy-secret-key",
-        JOURNAL_DIR=str(tmp_path / "journal"),
         WEB_CONCURRENCY="1",
         GUNICORN_THREADS="2",
-        PYTHONDONTWRITEBYTECODE="1",
     )
     server = GunicornServer(env, tmp_path / "gunicorn.log").start()
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ import redis
 from landing.devserver import EmbeddedServer, GunicornServer, free_port
 from landing.store import Store, connect
 
-from conftest import AUTH, PASSWORD, WEBHOOK_SECRET, session_event, signed
+from conftest import AUTH, PASSWORD, WEBHOOK_SECRET, gunicorn_env, session_event, signed
 
 T = TypeVar("T")
 
@@ -163,17 +162,15 @@ def gunicorn_launcher(
     started: list[GunicornServer] = []
     home = tmp_path / "home"  # gunicorn's control socket goes under $HOME
     home.mkdir()
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL") if k in os.environ}
-    env.update(
-        HOME=str(home),
-        REDIS_URL=redis_url,
+    env = gunicorn_env(
+        redis_url,
+        home,
+        journal_dir,
         SECRET_KEY="fault-secret-key",
         DASHBOARD_PASSWORD=PASSWORD,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        JOURNAL_DIR=str(journal_dir),
         LANDING_RATE_LIMIT="0",
         WEB_CONCURRENCY="2",
-        PYTHONDONTWRITEBYTECODE="1",
     )
 
     def start() -> GunicornServer:
