@@ -106,7 +106,8 @@ def connect(url: str, *, tls_verify: bool = True) -> Client:
 
     A cluster node is recognised by what the server says (``INFO cluster``),
     so the same REDIS_URL setting serves both; a store that does not answer
-    now is taken for a single node (the store finds out later: Store.found_cluster).
+    now is taken for a single node (a Store given the URL asks again before
+    its first write: Store._check_kind).
     """
     client = node_client(url, tls_verify=tls_verify)
     if not _is_cluster(client):
@@ -128,11 +129,15 @@ def cluster_client(url: str, *, tls_verify: bool = True) -> redis.RedisCluster:
     return redis.RedisCluster.from_url(url, **options)
 
 
-def _is_cluster(client: redis.Redis) -> bool:
+def _is_cluster(client: redis.Redis, *, away_is_node: bool = True) -> bool:
+    """Whether the server says it is a cluster node; one that does not
+    answer is taken for a single node, or its error is raised."""
     try:
         info = client.info("cluster")
     except redis.RedisError:
-        return False
+        if away_is_node:
+            return False
+        raise
     return bool(info.get("cluster_enabled"))
 
 
@@ -197,11 +202,6 @@ class Store:
         # To make a cluster client later, if the store was away at start.
         self._url, self._tls_verify = url, tls_verify
         self._switch_lock = threading.Lock()
-        # A single node applies counters in each script's own call, which a
-        # cluster refuses half-way: until the server has said which it is
-        # (connect() asks, but the store may have been away), nothing is
-        # written (_check_kind).
-        self._kind_checked = url is None
         self._drainer: threading.Thread | None = None
         self._drainer_lock = threading.Lock()
         self._drainer_stop = threading.Event()
@@ -221,6 +221,11 @@ class Store:
         self.zone = zone or ZoneInfo("UTC")
         self.unconfirmed_shown = unconfirmed_shown
         self._use(client)
+        # A single node applies counters in each script's own call, which a
+        # cluster refuses half-way: until the server has said which it is
+        # (connect() asks, but the store may have been away), nothing is
+        # written (_check_kind).
+        self._kind_checked = url is None or self.is_cluster
 
     def _use(self, client: Client) -> None:
         scripts = {
@@ -258,8 +263,7 @@ class Store:
         store's error while it is still away, so nothing is written half."""
         if self._kind_checked:
             return
-        info = self.redis.info("cluster")
-        if info.get("cluster_enabled"):
+        if _is_cluster(cast(redis.Redis, self.redis), away_is_node=False):
             self.found_cluster()
         self._kind_checked = True
 
