@@ -606,6 +606,13 @@ def report(
         figures[f"script_calls_per_batch_{side.name}"] = per_batch
         figures[f"round_trips_per_batch_{side.name}"] = trips
         figures[f"script_calls_per_event_{side.name}"] = e.script_calls / e.items
+        # Each is a script asking for keys its call did not declare (SPEC §7:
+        # a renamed or unconfirmed campaign's keys), one more round trip.
+        print(
+            f"  {'':8} scripts asked this process for undeclared keys "
+            f"{side.store.keys_asked} times in the whole run"
+        )
+        figures[f"keys_asked_{side.name}"] = side.store.keys_asked
 
     print("\nunder MONITOR, commands the clients sent (not those scripts ran):")
     for side in sides:

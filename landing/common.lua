@@ -42,6 +42,55 @@ local CFG = {inline = true, limit = 0}
 local HOURS_KEPT = 30 * 86400
 local MINUTES_KEPT = 3 * 3600
 
+-- On a cluster every key a call touches is one it declared in KEYS (SPEC
+-- §7, and Redis's scripting contract). The store declares what it can tell
+-- from the call's arguments (keys.py); what only the data can tell (a
+-- renamed campaign's name, an unconfirmed campaign's earlier days, a held
+-- landing's campaign, a payment's session) each script checks before it
+-- writes anything, and when some key is missing it answers the error
+-- `KEYS [[campaign, key], ...]` and writes nothing: the store calls again
+-- with those declared too (and remembers them per campaign). Every command
+-- goes through call(), which refuses an undeclared key. On a single node
+-- (one slot, and a call applies its counters with its session's) the store
+-- cannot know a session's campaign before the call, and nothing is checked.
+local DECLARED = nil
+local MISSING, MISSING_SEEN = {}, {}
+
+-- `place`, from the store: node (a single node: a call decides and applies
+-- its counter changes), shard (a cluster's session shard: decides, keeps
+-- them in its outbox), counters (a cluster's counter slot: decides and
+-- applies: visitors, a marketer's changes) or outbox (the counter slot:
+-- applies outbox entries, apply.lua).
+local function declare(place)
+  CFG.inline = place == 'node' or place == 'counters'
+  if place == 'node' then return end
+  DECLARED = {}
+  for _, key in ipairs(KEYS) do DECLARED[key] = true end
+end
+
+local function call(command, key, ...)
+  if DECLARED and not DECLARED[key] then
+    error('undeclared key ' .. key)
+  end
+  return redis.call(command, key, ...)
+end
+
+-- Whether a key may be touched; if not, it is remembered as missing, for
+-- the campaign the store named (`for`, or '').
+local function known(key, for_campaign)
+  if not DECLARED or DECLARED[key] then return true end
+  if not MISSING_SEEN[key] then
+    MISSING_SEEN[key] = true
+    MISSING[#MISSING + 1] = {for_campaign or '', key}
+  end
+  return false
+end
+
+-- Ends a script's checks, before its first write.
+local function all_known()
+  if #MISSING > 0 then error({err = 'KEYS ' .. cjson.encode(MISSING)}) end
+end
+
 local function split_when(when)
   local day, hour = string.match(when, '^([^@]+)@?(.*)$')
   return day, hour
@@ -55,7 +104,7 @@ local function shard_of(mode, id)
 end
 
 local function hgetall(key)
-  local flat = redis.call('HGETALL', key)
+  local flat = call('HGETALL', key)
   local t = {}
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
   return t
@@ -64,8 +113,8 @@ end
 -- HINCRBY that leaves no zero behind, so hashes hold only what counts.
 local function hincr(key, field, by)
   if by == 0 then return end
-  if redis.call('HINCRBY', key, field, by) == 0 then
-    redis.call('HDEL', key, field)
+  if call('HINCRBY', key, field, by) == 0 then
+    call('HDEL', key, field)
   end
 end
 
@@ -81,19 +130,19 @@ local EXPIRE_NX = {}
 
 -- A renamed campaign's numbers live under its new name (rename_campaign).
 local function resolve(mode, campaign)
-  local to = redis.call('HGET', KEY.aliases(mode), campaign)
+  local to = call('HGET', KEY.aliases(mode), campaign)
   if to then return to end
   return campaign
 end
 
 local function is_confirmed(mode, campaign)
-  return redis.call('SISMEMBER', KEY.confirmed(mode), campaign) == 1
+  return call('SISMEMBER', KEY.confirmed(mode), campaign) == 1
 end
 
 -- The days a campaign has numbers on.
 local function days_of(mode, campaign)
   local seen, out = {}, {}
-  for _, f in ipairs(redis.call('HKEYS', KEY.campaign_daily(mode, campaign))) do
+  for _, f in ipairs(call('HKEYS', KEY.campaign_daily(mode, campaign))) do
     local day = string.match(f, '^([^|]+)|')
     if day and not seen[day] then
       seen[day] = true
@@ -118,9 +167,9 @@ end
 -- from now (its hourly keys at most HOURS_KEPT).
 local function expire_unconfirmed(mode, campaign)
   local own, hours = campaign_keys(mode, campaign)
-  for _, key in ipairs(own) do redis.call('EXPIRE', key, CFG.unconfirmed) end
+  for _, key in ipairs(own) do call('EXPIRE', key, CFG.unconfirmed) end
   for _, key in ipairs(hours) do
-    redis.call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
+    call('EXPIRE', key, math.min(CFG.unconfirmed, HOURS_KEPT))
   end
 end
 
@@ -131,7 +180,7 @@ local function hours_to_mode(mode, campaign, sign)
     for f, v in pairs(hgetall(KEY.campaign_hours(mode, campaign, day))) do
       hincr(into, f, sign * tonumber(v))
     end
-    redis.call('EXPIRE', into, HOURS_KEPT, 'NX')
+    call('EXPIRE', into, HOURS_KEPT, 'NX')
   end
 end
 
@@ -149,13 +198,13 @@ end
 
 -- Make a campaign's numbers permanent and put them on the scoreboards, once.
 local function confirm(mode, campaign)
-  if redis.call('SADD', KEY.confirmed(mode), campaign) == 0 then return false end
-  if redis.call('ZREM', KEY.unconfirmed(mode), campaign) == 1 then
+  if call('SADD', KEY.confirmed(mode), campaign) == 0 then return false end
+  if call('ZREM', KEY.unconfirmed(mode), campaign) == 1 then
     to_scoreboards(mode, campaign, hgetall(KEY.campaign_daily(mode, campaign)), 1)
     hours_to_mode(mode, campaign, 1)
     local own, hours = campaign_keys(mode, campaign)
-    for _, key in ipairs(own) do redis.call('PERSIST', key) end
-    for _, key in ipairs(hours) do redis.call('EXPIRE', key, HOURS_KEPT) end
+    for _, key in ipairs(own) do call('PERSIST', key) end
+    for _, key in ipairs(hours) do call('EXPIRE', key, HOURS_KEPT) end
   end
   TOUCHED[mode] = true
   return true
@@ -196,7 +245,7 @@ local function bump(mode, campaign, dims, when, metric, by)
     -- after this, its latest landing, unless something confirms it first
     -- (finish_counters() sets the TTLs; the score is the same all call long).
     UNCONFIRMED_BUMPED[mode][campaign] = true
-    redis.call('ZADD', KEY.unconfirmed(mode), CFG.now_ms, campaign)
+    call('ZADD', KEY.unconfirmed(mode), CFG.now_ms, campaign)
   end
 end
 
@@ -217,11 +266,11 @@ end
 local function admit(mode, campaign, dims, when, ts, client, limitable, sid)
   if limitable and CFG.limit > 0 and client then
     local rkey = KEY.ratelimit(mode, client, math.floor(ts / 60000))
-    local n = redis.call('INCR', rkey)
-    if n == 1 then redis.call('EXPIRE', rkey, 120) end
-    if n > CFG.limit and not (sid and redis.call('EXISTS', KEY.vouched(mode, sid)) == 1) then
+    local n = call('INCR', rkey)
+    if n == 1 then call('EXPIRE', rkey, 120) end
+    if n > CFG.limit and not (sid and call('EXISTS', KEY.vouched(mode, sid)) == 1) then
       if sid then
-        redis.call('SET', KEY.held(mode, sid), cjson.encode({campaign, dims, when}),
+        call('SET', KEY.held(mode, sid), cjson.encode({campaign, dims, when}),
           'EX', CFG.unconfirmed)
       end
       return 'limited'
@@ -236,7 +285,7 @@ end
 local VISIT_WINDOW_MS = 30 * 60 * 1000
 
 local function seen_within(vkey, ts)
-  local prev = tonumber(redis.call('GET', vkey) or '')
+  local prev = tonumber(call('GET', vkey) or '')
   return prev and math.abs(ts - prev) < VISIT_WINDOW_MS
 end
 
@@ -248,7 +297,7 @@ local function admit_visit(mode, campaign, dims, when, ts, client, visitor, prev
   local word = admit(mode, campaign, dims, when, ts, client, true, false)
   if word == 'counted' then
     local ttl = math.max(math.floor((ts + VISIT_WINDOW_MS - CFG.now_ms) / 1000), 60)
-    redis.call('SET', vkey, ts, 'EX', ttl)
+    call('SET', vkey, ts, 'EX', ttl)
   end
   return word
 end
@@ -259,17 +308,17 @@ local VOUCHED_KEPT = 86400
 
 local function vouch(mode, sid)
   local key = KEY.held(mode, sid)
-  local raw = redis.call('GET', key)
+  local raw = call('GET', key)
   if not raw then
     -- On a cluster the landing may be applied after this (its shard's
     -- outbox drained late): it will count, not wait. (A single node
     -- applies each call's ops at once, in order.)
     if not CFG.inline then
-      redis.call('SET', KEY.vouched(mode, sid), '1', 'EX', VOUCHED_KEPT)
+      call('SET', KEY.vouched(mode, sid), '1', 'EX', VOUCHED_KEPT)
     end
     return
   end
-  redis.call('DEL', key)
+  call('DEL', key)
   local held = cjson.decode(raw)
   local campaign = resolve(mode, held[1])
   confirm(mode, campaign)
@@ -281,6 +330,105 @@ end
 -- Landings that count are added up per campaign, codes and hour (and per
 -- minute) and each sum is bumped once, before the next op of another kind:
 -- a batch is mostly a few campaigns.
+-- The keys of the mode's slot that every counter call may touch.
+local function mode_keys(mode)
+  return {KEY.aliases(mode), KEY.confirmed(mode), KEY.unconfirmed(mode),
+    KEY.board(mode), KEY.daily(mode), KEY.version(mode), KEY.day_versions(mode)}
+end
+
+-- Checks (known) the keys of campaigns on every day any of them has
+-- numbers on: what confirming, renaming or deleting one touches.
+local function check_days(mode, campaigns, given)
+  local days = {}
+  for _, campaign in ipairs(campaigns) do
+    known(KEY.campaign(mode, campaign), given)
+    if known(KEY.campaign_daily(mode, campaign), given) then
+      for _, day in ipairs(days_of(mode, campaign)) do days[day] = true end
+    end
+  end
+  for day in pairs(days) do
+    for _, campaign in ipairs(campaigns) do
+      known(KEY.campaign_day(mode, campaign, day), given)
+      known(KEY.campaign_hours(mode, campaign, day), given)
+    end
+    known(KEY.board_day(mode, day), given)
+    known(KEY.hours(mode, day), given)
+  end
+end
+
+-- Checks (known) every key applying `ops` may touch, reading only what
+-- decides which: aliases, which campaigns are confirmed, an unconfirmed
+-- campaign's days, held landings. Mirrors bump, confirm, per_minute, admit,
+-- admit_visit, vouch and finish_counters; keys.py's counter_keys guesses
+-- the same from the ops alone. Changes nothing.
+local function check_ops(mode, ops)
+  for _, key in ipairs(mode_keys(mode)) do known(key) end
+  all_known()  -- what decides the rest is read from these
+  local whole_done = {}
+  -- An unconfirmed campaign: confirming it, or a landing's TTLs, touch
+  -- every day it has.
+  local function whole(campaign, given)
+    if whole_done[campaign] or is_confirmed(mode, campaign) then return end
+    whole_done[campaign] = true
+    check_days(mode, {campaign}, given)
+  end
+  local function at(given, when, campaign)
+    campaign = campaign or resolve(mode, given)
+    local day = split_when(when)
+    known(KEY.campaign(mode, campaign), given)
+    known(KEY.campaign_daily(mode, campaign), given)
+    known(KEY.campaign_day(mode, campaign, day), given)
+    known(KEY.campaign_hours(mode, campaign, day), given)
+    known(KEY.board_day(mode, day), given)
+    known(KEY.hours(mode, day), given)
+    whole(campaign, given)
+  end
+  local function minute_of(at_ms)
+    local minute = math.floor(at_ms / 60000) * 60
+    known(KEY.minutes(mode, minute - minute % 3600))
+  end
+  local function limited(client, ts)
+    if CFG.limit > 0 and client then
+      known(KEY.ratelimit(mode, client, math.floor(ts / 60000)))
+      return true
+    end
+    return false
+  end
+  for _, op in ipairs(ops) do
+    local kind = op[1]
+    if kind == 'landing' then
+      at(op[2], op[4])
+      minute_of(op[5])
+      if op[7] and limited(op[6], op[5]) and op[8] then
+        known(KEY.vouched(mode, op[8]))
+        known(KEY.held(mode, op[8]))
+      end
+    elseif kind == 'visit' then
+      at(op[2], op[4])
+      minute_of(op[5])
+      known(KEY.visitor(mode, op[7]))
+      if op[8] then known(KEY.visitor(mode, op[8])) end
+      limited(op[6], op[5])
+    elseif kind == 'bump' then
+      at(op[2], op[4])
+    elseif kind == 'confirm' then
+      whole(resolve(mode, op[2]), op[2])
+    elseif kind == 'minute' then
+      minute_of(op[2])
+    elseif kind == 'vouch' then
+      local key = KEY.held(mode, op[2])
+      known(KEY.vouched(mode, op[2]))
+      if known(key) then
+        local raw = call('GET', key)
+        if raw then
+          local held = cjson.decode(raw)
+          at(held[1], held[3])
+        end
+      end
+    end
+  end
+end
+
 local function apply_ops(mode, ops)
   local words, names = {}, {}
   -- Aliases change only when a marketer renames: read once per call.
@@ -353,15 +501,15 @@ local function finish_counters()
     end
     UNCONFIRMED_BUMPED[mode] = {}
   end
-  for key, seconds in pairs(EXPIRE_NX) do redis.call('EXPIRE', key, seconds, 'NX') end
+  for key, seconds in pairs(EXPIRE_NX) do call('EXPIRE', key, seconds, 'NX') end
   EXPIRE_NX = {}
   for mode in pairs(TOUCHED) do
     local index = KEY.unconfirmed(mode)
-    redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (CFG.now_ms - CFG.unconfirmed * 1000))
-    redis.call('EXPIRE', index, CFG.unconfirmed)
-    redis.call('INCR', KEY.version(mode))
+    call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (CFG.now_ms - CFG.unconfirmed * 1000))
+    call('EXPIRE', index, CFG.unconfirmed)
+    call('INCR', KEY.version(mode))
     for day in pairs(CHANGED_DAYS[mode]) do
-      redis.call('HINCRBY', KEY.day_versions(mode), day, 1)
+      call('HINCRBY', KEY.day_versions(mode), day, 1)
     end
     CHANGED_DAYS[mode] = {}
   end
@@ -449,7 +597,7 @@ local function adopt_token(s, skey, link)
     flat[#flat + 1] = changes['token_' .. f]
   end
   move(s, changes)
-  redis.call('HSET', skey, unpack(flat))
+  call('HSET', skey, unpack(flat))
 end
 
 -- The money that went back from one payment (refunds, lost disputes), up to
@@ -469,12 +617,12 @@ local function settle_back(s, skey, pkey)
   if total > paid then total = paid end
   local delta = total - tonumber(p.counted or '0')
   if delta <= 0 then return 'unchanged' end
-  redis.call('HSET', pkey, 'counted', total)
+  call('HSET', pkey, 'counted', total)
   local when = p.back_when
   contribute(s, skey, when, 'refunded:' .. p.currency, delta)
   if not s.refunded then contribute(s, skey, when, 'refunds', 1) end
   s.refunded = tostring(tonumber(s.refunded or '0') + delta)
-  redis.call('HSET', skey, 'refunded', s.refunded)
+  call('HSET', skey, 'refunded', s.refunded)
   return 'counted'
 end
 
@@ -483,8 +631,8 @@ end
 local function link_payment(shard, sid, s, skey, payment, amount, currency)
   if payment == '' then return end
   local pkey = KEY.payment(shard, payment)
-  redis.call('HSET', pkey, 'session', sid, 'paid', amount, 'currency', currency)
-  redis.call('EXPIRE', pkey, CFG.retention)
+  call('HSET', pkey, 'session', sid, 'paid', amount, 'currency', currency)
+  call('EXPIRE', pkey, CFG.retention)
   settle_back(s, skey, pkey)
 end
 
@@ -492,7 +640,7 @@ end
 local function count_renewal(shard, sid, s, skey, invoice, r)
   if s['renewal:' .. invoice] then return 'unchanged' end
   if s.status ~= 'paid' then return 'pending' end
-  redis.call('HSET', skey, 'renewal:' .. invoice, r.when)
+  call('HSET', skey, 'renewal:' .. invoice, r.when)
   contribute(s, skey, r.when, 'renewals', 1)
   contribute(s, skey, r.when, 'revenue:' .. r.currency, r.amount)
   link_payment(shard, sid, s, skey, r.payment, r.amount, r.currency)
@@ -504,13 +652,13 @@ end
 local function touch_session(shard, sid, skey, s, first_seen_ms)
   SHARDS_TOUCHED[shard] = true
   if s.status or s.abandoned then
-    redis.call('EXPIRE', skey, CFG.retention)
-    redis.call('ZREM', KEY.sessions_landed(shard), sid)
+    call('EXPIRE', skey, CFG.retention)
+    call('ZREM', KEY.sessions_landed(shard), sid)
     -- LT: the index keeps the session's earliest sighting.
-    redis.call('ZADD', KEY.sessions(shard), 'LT', first_seen_ms, sid)
+    call('ZADD', KEY.sessions(shard), 'LT', first_seen_ms, sid)
   else
-    redis.call('EXPIRE', skey, CFG.unconfirmed)
-    redis.call('ZADD', KEY.sessions_landed(shard), 'LT', first_seen_ms, sid)
+    call('EXPIRE', skey, CFG.unconfirmed)
+    call('ZADD', KEY.sessions_landed(shard), 'LT', first_seen_ms, sid)
   end
 end
 
@@ -520,16 +668,21 @@ end
 -- transition id and returns {id, entry} for the store to apply (apply.lua).
 local function settle(mode, shard)
   local now = CFG.now_ms
-  for touched in pairs(SHARDS_TOUCHED) do
-    redis.call('ZREMRANGEBYSCORE', KEY.sessions(touched), '-inf',
-      '(' .. (now - CFG.retention * 1000))
-    local landed = KEY.sessions_landed(touched)
-    redis.call('ZREMRANGEBYSCORE', landed, '-inf', '(' .. (now - CFG.unconfirmed * 1000))
-    redis.call('EXPIRE', landed, CFG.unconfirmed)
-  end
-  SHARDS_TOUCHED = {}
   local ops = OPS
   OPS = {}
+  if CFG.inline and DECLARED then
+    -- A cluster's counter slot (visitors): nothing is written yet.
+    check_ops(mode, ops)
+    all_known()
+  end
+  for touched in pairs(SHARDS_TOUCHED) do
+    call('ZREMRANGEBYSCORE', KEY.sessions(touched), '-inf',
+      '(' .. (now - CFG.retention * 1000))
+    local landed = KEY.sessions_landed(touched)
+    call('ZREMRANGEBYSCORE', landed, '-inf', '(' .. (now - CFG.unconfirmed * 1000))
+    call('EXPIRE', landed, CFG.unconfirmed)
+  end
+  SHARDS_TOUCHED = {}
   if CFG.inline then
     local words = apply_ops(mode, ops)
     finish_counters()
@@ -538,8 +691,8 @@ local function settle(mode, shard)
   if #ops == 0 then return nil end
   -- The time too: a failover may lose the counter's last increments, and
   -- an id that came again would be taken for one already applied.
-  local id = shard .. '#' .. CFG.now_ms .. '.' .. redis.call('INCR', KEY.transitions(shard))
+  local id = shard .. '#' .. CFG.now_ms .. '.' .. call('INCR', KEY.transitions(shard))
   local entry = cjson.encode({mode = mode, at = now, limit = CFG.limit, ops = ops})
-  redis.call('HSET', KEY.outbox(shard), id, entry)
+  call('HSET', KEY.outbox(shard), id, entry)
   return {id, entry}
 end

@@ -29,6 +29,8 @@ amounts). Breakdown dims: source, medium, content, term and payment_link.
 
 from __future__ import annotations
 
+from typing import Any
+
 PREFIX = "landing:"
 
 # name → (template, what it holds). Order is documentation order.
@@ -192,6 +194,11 @@ TAGGED = ("mode", "shard")
 def slot_tag(name: str) -> str:
     """The hash tag that keeps a mode's (or a shard's) keys in one slot."""
     return "{" + name + "}"
+
+
+def tag_of(key: str) -> str:
+    """A key's hash tag's content: its mode (``live``) or shard (``live:07``)."""
+    return key.partition("{")[2].partition("}")[0]
 
 
 def shard_of(value: str) -> int:
@@ -375,6 +382,74 @@ def link_domains() -> str:
 
 def watched_views() -> str:
     return _key("watched_views")
+
+
+# -- what a script call declares in KEYS on a cluster (SPEC §7)
+
+
+def shard_keys(shard: str) -> list[str]:
+    """What every call in a session shard may touch besides its sessions,
+    payments and subscriptions."""
+    return [outbox(shard), transitions(shard), sessions(shard), sessions_landed(shard)]
+
+
+def mode_keys(mode: str) -> list[str]:
+    """What every call on a mode's counters may touch besides each
+    campaign's, day's and landing's keys (common.lua's mode_keys)."""
+    return [
+        aliases(mode),
+        confirmed(mode),
+        unconfirmed(mode),
+        board(mode),
+        daily(mode),
+        version(mode),
+        day_versions(mode),
+    ]
+
+
+def minutes_at(mode: str, at_ms: int) -> str:
+    """The minute counters' key for a moment (common.lua's per_minute)."""
+    minute = at_ms // 60000 * 60
+    return minutes(mode, minute - minute % 3600)
+
+
+def campaign_on(mode: str, name: str, day: str) -> list[str]:
+    """A campaign's keys and the scoreboard's for one of its days."""
+    return [
+        campaign(mode, name),
+        campaign_daily(mode, name),
+        campaign_day(mode, name, day),
+        campaign_hours(mode, name, day),
+        board_day(mode, day),
+        hours(mode, day),
+    ]
+
+
+def op_keys(mode: str, op: list[Any], limit: int) -> list[str]:
+    """The keys applying one counter op touches, as far as the op tells
+    (common.lua's check_ops, which also reads what a renamed or unconfirmed
+    campaign or a held landing touches, and asks for those keys)."""
+    kind = op[0]
+    out: list[str] = []
+    if kind in ("landing", "visit", "bump"):
+        out += campaign_on(mode, str(op[1]), str(op[3]).partition("@")[0])
+    if kind in ("landing", "visit"):
+        at_ms, client = int(op[4]), op[5]
+        out.append(minutes_at(mode, at_ms))
+        limited = limit > 0 and isinstance(client, str)
+        if limited and (kind == "visit" or op[6]):
+            out.append(ratelimit(mode, client, at_ms // 60000))
+        if kind == "landing" and limited and op[6] and isinstance(op[7], str):
+            out += [vouched(mode, op[7]), held(mode, op[7])]
+        if kind == "visit":
+            out += [visitor(mode, str(v)) for v in op[6:8] if isinstance(v, str)]
+    elif kind == "confirm":
+        out += [campaign(mode, str(op[1])), campaign_daily(mode, str(op[1]))]
+    elif kind == "minute":
+        out.append(minutes_at(mode, int(op[1])))
+    elif kind == "vouch":
+        out += [held(mode, str(op[1])), vouched(mode, str(op[1]))]
+    return out
 
 
 def lua_prelude() -> str:

@@ -2,14 +2,15 @@
 -- ARGV[1] now (ms), ARGV[2] session retention (s), ARGV[3] landings one
 -- client may add per minute (0: no limit), ARGV[4] UNCONFIRMED_DAYS (s),
 -- ARGV[5] REPORT_TIMEZONE's UTC offset (s) for the batch's hours, ARGV[6]
--- "1" to apply the counters here (a single node) or "0" (a cluster: the
--- batch's landings with a session are all of one session shard, and it
--- returns the outbox entry), ARGV[7..] one JSON landing each: {ts (ms), day,
--- mode, sid? or visitor (and visitor_prev near a salt's rotation), client?,
--- campaign?, source?, ...}. A cluster sends landings without a session
--- (visitors) in a call of their own, "1", in the mode's slot.
--- KEYS[1]: a key of the call's slot (the shard's outbox, or the mode's
--- version).
+-- the place (common.lua's declare): node (a single node), shard (a
+-- cluster: the batch's landings with a session, all of one session shard;
+-- returns the outbox entry) or counters (a cluster: the landings without a
+-- session, visitors, in the mode's slot), ARGV[7..] one JSON landing each:
+-- {ts (ms), day, mode, sid? or visitor (and visitor_prev near a salt's
+-- rotation), client?, campaign?, source?, ...}.
+-- KEYS: on a single node a key of the call's slot (the mode's version); on
+-- a cluster every key the call touches: the shard's keys and each landing's
+-- session, or the mode's version and what the visitors' ops touch.
 -- Returns one word per landing: counted, duplicate or limited; on a cluster
 -- {words, id, entry}, where "" words are those of the entry's ops, in order.
 CFG.now_ms = tonumber(ARGV[1])
@@ -17,7 +18,7 @@ CFG.retention = tonumber(ARGV[2])
 CFG.limit = tonumber(ARGV[3])
 CFG.unconfirmed = tonumber(ARGV[4])
 local offset = tonumber(ARGV[5])
-CFG.inline = ARGV[6] == '1'
+declare(ARGV[6])
 local results = {}
 local mode, shard
 
@@ -57,7 +58,7 @@ for i = 7, #ARGV do
         flat[#flat + 1] = k
         flat[#flat + 1] = v
       end
-      redis.call('HSET', skey, unpack(flat))
+      call('HSET', skey, unpack(flat))
       touch_session(shard, e.sid, skey, s, e.ts)
     end
   else

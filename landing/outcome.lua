@@ -4,8 +4,10 @@
 -- time (ms), now (ms),
 -- session retention (s), UNCONFIRMED_DAYS (s), payment_intent, subscription,
 -- the client_reference_id's link token record as JSON ("" when it is none),
--- "1" to apply the counters here (a single node) or "0" (a cluster).
--- KEYS[1]: the session's key (the call's slot: the session's shard).
+-- the place: node or shard (common.lua's declare).
+-- KEYS: the session's key (the call's slot: the session's shard); on a
+-- cluster also the shard's keys, and the payment and subscription the event
+-- names (the script asks for those its session names instead).
 -- Returns: counted (new outcome), changed (pending became paid or failed) or
 -- unchanged (a duplicate, or news older than what we hold); on a cluster
 -- {word, id, entry} when it changed counters (settle()).
@@ -17,12 +19,27 @@ CFG.now_ms, CFG.retention = tonumber(ARGV[10]), tonumber(ARGV[11])
 CFG.unconfirmed = tonumber(ARGV[12])
 local payment_intent, subscription = ARGV[13], ARGV[14]
 local token = token_of(ARGV[15])
-CFG.inline = ARGV[16] == '1'
+declare(ARGV[16])
 
 local shard = shard_of(mode, sid)
 local skey = KEY.session(shard, sid)
 local s = hgetall(skey)
 if s.status and RANK[s.status] >= RANK[status] then return 'unchanged' end
+if DECLARED and status == 'paid' then
+  -- The payment and subscription the session names, and the payments of
+  -- renewals that wait for it there: link_payment below.
+  local pi = payment_intent ~= '' and payment_intent or s.payment_intent
+  if pi then known(KEY.payment(shard, pi)) end
+  local sub = subscription ~= '' and subscription or s.subscription
+  local subkey = sub and KEY.subscription(shard, sub)
+  if subkey and known(subkey) then
+    for f, v in pairs(hgetall(subkey)) do
+      local r = string.match(f, '^pending:') and cjson.decode(v)
+      if r and r.payment ~= '' then known(KEY.payment(shard, r.payment)) end
+    end
+  end
+  all_known()
+end
 
 local result = 'counted'
 local was = s.status
@@ -60,7 +77,7 @@ for _, f in ipairs({'amount_total', 'currency', 'client_reference_id',
     fields[#fields + 1] = s[f]
   end
 end
-redis.call('HSET', skey, unpack(fields))
+call('HSET', skey, unpack(fields))
 touch_session(shard, sid, skey, s, at_ms)
 
 if status == 'paid' then
@@ -70,13 +87,13 @@ if status == 'paid' then
     s.amount_total or '0', s.currency or '')
   if s.subscription then
     local subkey = KEY.subscription(shard, s.subscription)
-    redis.call('HSET', subkey, 'session', sid)
-    redis.call('PERSIST', subkey)  -- kept while the subscription lives
+    call('HSET', subkey, 'session', sid)
+    call('PERSIST', subkey)  -- kept while the subscription lives
     for f, v in pairs(hgetall(subkey)) do
       local invoice = string.match(f, '^pending:(.+)$')
       if invoice then
         count_renewal(shard, sid, s, skey, invoice, cjson.decode(v))
-        redis.call('HDEL', subkey, f)
+        call('HDEL', subkey, f)
       end
     end
   end

@@ -61,6 +61,10 @@ UNCONFIRMED_SHOWN_WITHOUT_WEBHOOKS = 1000
 # The builder process's mark among the watched views (never a URL).
 BUILDER = "builder"
 SCRIPTS = ("landings", "outcome", "refund", "renewal", "expired", "campaigns", "apply")
+# What landings.lua names a missing code (common.lua's NONE).
+NONE = "(none)"
+# Campaigns whose extra keys (_declared) a process remembers.
+EXTRAS_KEPT = 4096
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -209,6 +213,14 @@ class Store:
         # that a reference is none of ours) is kept here, not read per event.
         self._tokens: OrderedDict[str, str] = OrderedDict()
         self._tokens_lock = threading.Lock()
+        # Keys a campaign's counter calls needed on a cluster beyond what
+        # their ops tell (a renamed campaign's, an unconfirmed one's days),
+        # by (the mode, campaign as the ops name it): _declared.
+        self._extras: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
+        self._extras_lock = threading.Lock()
+        # How often a script asked for keys beyond those declared (each is
+        # one more round trip): rare after a campaign's first calls.
+        self.keys_asked = 0
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
         # The last board read for each view (flat fields, nested), see _nested.
@@ -294,9 +306,11 @@ class Store:
         head: list[Arg] = [now, retention, rate_limit, unconfirmed, offset]
         groups: dict[tuple[str, str | None], list[int]] = {}
         texts: list[str] = []
+        parsed: list[Mapping[str, Any]] = []
         cluster = self.is_cluster
         for i, entry in enumerate(landings):
             data = json.loads(entry) if isinstance(entry, str) else entry
+            parsed.append(data)
             texts.append(
                 entry
                 if isinstance(entry, str)
@@ -312,7 +326,7 @@ class Store:
             # A call per mode (a batch is nearly always of one): no pipeline,
             # which redis-py would open with a SCRIPT EXISTS round trip.
             for (mode, _), indexes in groups.items():
-                args = [*head, "1", *(texts[i] for i in indexes)]
+                args = [*head, "node", *(texts[i] for i in indexes)]
                 words = self._landings(keys=[keys.version(mode)], args=args)
                 for i, word in zip(indexes, words, strict=True):
                     results[i] = word
@@ -323,9 +337,16 @@ class Store:
         for (mode, shard), indexes in groups.items():
             batch = [texts[i] for i in indexes]
             if shard is None:
-                calls.append(([keys.version(mode)], [*head, "1", *batch]))
+                visits = [_visit_op(parsed[i]) for i in indexes]
+                declared = [
+                    keys.version(mode),
+                    *self._counter_keys(mode, [(visits, rate_limit)]),
+                ]
+                calls.append((declared, [*head, "counters", *batch]))
             else:
-                calls.append(([keys.outbox(shard)], [*head, "0", *batch]))
+                sessions = {keys.session(mode, parsed[i]["sid"]) for i in indexes}
+                declared = [*keys.shard_keys(shard), *sorted(sessions)]
+                calls.append((declared, [*head, "shard", *batch]))
         waiting: list[tuple[list[int], list[str], str, str]] = []
         replies = self._call_each(self._landings, calls)
         for ((_, shard), indexes), reply in zip(groups.items(), replies, strict=True):
@@ -354,7 +375,7 @@ class Store:
         missing, or its slot moved, goes again through the cluster client,
         which loads the script and follows the slot."""
         if len(calls) == 1 or not self.is_cluster:
-            return [script(keys=k, args=a) for k, a in calls]
+            return [self._declared(script, k, a) for k, a in calls]
         cluster: Any = self.redis  # redis-py types neither call below
         by_node: dict[str, list[int]] = {}
         clients: dict[str, redis.Redis] = {}
@@ -382,12 +403,60 @@ class Store:
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 replies = [error] * len(picks)
             for n, reply in zip(picks, replies, strict=True):
-                if isinstance(reply, again):
-                    reply = script(keys=calls[n][0], args=calls[n][1])
+                if isinstance(reply, again) or _missing_keys(reply) is not None:
+                    reply = self._declared(script, calls[n][0], calls[n][1])
                 elif isinstance(reply, Exception):
                     raise reply
                 out[n] = reply
         return out
+
+    # Calls to make before giving up on a script that keeps asking for keys:
+    # each round declares what the last one read (a campaign's name, then
+    # its days).
+    DECLARE_ROUNDS = 6
+
+    def _declared(self, script: Any, declared: list[str], args: list[Arg]) -> Any:
+        """A script call (on a cluster, through the cluster client); when the
+        script says which keys it needs besides those declared (common.lua's
+        all_known, before it writes anything), again with them, and those a
+        campaign needed are remembered for its next calls (_counter_keys)."""
+        declared = list(dict.fromkeys(declared))
+        missing: list[tuple[str, str]] = []
+        for _ in range(self.DECLARE_ROUNDS):
+            try:
+                return script(keys=declared, args=args)
+            except redis.ResponseError as error:
+                asked = _missing_keys(error)
+                if asked is None:
+                    raise
+                missing = asked
+            tag = keys.tag_of(declared[0])
+            with self._extras_lock:
+                self.keys_asked += 1
+                for campaign, key in missing:
+                    if campaign:
+                        self._extras.setdefault((tag, campaign), set()).add(key)
+                        self._extras.move_to_end((tag, campaign))
+                while len(self._extras) > EXTRAS_KEPT:
+                    self._extras.popitem(last=False)
+            declared += [key for _, key in missing if key not in declared]
+        raise redis.ResponseError(f"a script kept asking for keys: {missing[:3]}")
+
+    def _counter_keys(
+        self, mode: str, batches: Iterable[tuple[Iterable[list[Any]], int]]
+    ) -> list[str]:
+        """What applying ops (each batch with its landing limit) declares:
+        the mode's keys, each op's (keys.op_keys), and what each op's
+        campaign needed before (_declared)."""
+        out = keys.mode_keys(mode)
+        with self._extras_lock:
+            for ops, limit in batches:
+                for op in ops:
+                    out += keys.op_keys(mode, op, limit)
+                    extra = self._extras.get((mode, str(op[1])))
+                    if extra and op[0] in ("landing", "visit", "bump", "confirm"):
+                        out += extra
+        return list(dict.fromkeys(out))
 
     def _settled(self, reply: Any) -> str:
         """A session-side script's word; on a cluster, its counter changes
@@ -404,15 +473,20 @@ class Store:
         in one call per mode, then clear them from their shards' outboxes;
         each entry's landing words (empty when it was applied before)."""
         by_mode: dict[str, list[int]] = {}
-        for n, (_, entry) in enumerate(entries):
-            by_mode.setdefault(json.loads(entry)["mode"], []).append(n)
+        decoded = [json.loads(entry) for _, entry in entries]
+        for n, entry in enumerate(decoded):
+            by_mode.setdefault(entry["mode"], []).append(n)
         out: list[list[str]] = [[] for _ in entries]
         calls: list[tuple[list[str], list[Arg]]] = []
         for mode, picks in by_mode.items():
             args: list[Arg] = [*self._lifetimes()]
             for n in picks:
                 args += [entries[n][0], entries[n][1]]
-            calls.append(([keys.applied(mode)], args))
+            batches = [
+                (decoded[n]["ops"], int(decoded[n].get("limit") or 0)) for n in picks
+            ]
+            declared = [keys.applied(mode), *self._counter_keys(mode, batches)]
+            calls.append((declared, args))
         applied = self._call_each(self._apply_script, calls)
         for picks, replies in zip(by_mode.values(), applied, strict=True):
             for n, raw in zip(picks, replies, strict=True):
@@ -498,18 +572,40 @@ class Store:
             return self.end_subscription(parsed)
         return self.record_expiry(parsed, day)
 
-    def _inline(self) -> str:
-        """Whether a script applies its own counter changes: on a single node."""
+    def _place(self) -> str:
+        """Where a session's script runs (common.lua's declare): a cluster's
+        session shard, or a single node, where it applies its own counter
+        changes (and its keys are not all declared: a node has one slot, and
+        a session's campaign is not known before its script reads it)."""
         self._check_kind()
-        return "0" if self.is_cluster else "1"
+        return "shard" if self.is_cluster else "node"
+
+    def _session_keys(self, mode: str, session_id: str, *more: str) -> list[str]:
+        """A session-side call's KEYS: the session's first (its slot); on a
+        cluster also what the call may touch in the shard."""
+        self._check_kind()
+        key = keys.session(mode, session_id)
+        if not self.is_cluster:
+            return [key]
+        shard = keys.shard_for(mode, session_id)
+        named = [keys.payment(shard, more[0])] if more and more[0] else []
+        if len(more) > 1 and more[1]:
+            named.append(keys.subscription(shard, more[1]))
+        return [key, *keys.shard_keys(shard), *named]
 
     @guarded
     def record_outcome(self, outcome: Outcome, day: When) -> str:
         """Apply one verified event; returns counted, changed or unchanged."""
         now, retention, unconfirmed = self._lifetimes()
-        reply = self._outcome(
-            keys=[keys.session(outcome.mode, outcome.session_id)],
-            args=[
+        reply = self._declared(
+            self._outcome,
+            self._session_keys(
+                outcome.mode,
+                outcome.session_id,
+                outcome.payment_intent,
+                outcome.subscription,
+            ),
+            [
                 outcome.mode,
                 outcome.session_id,
                 outcome.status,
@@ -525,7 +621,7 @@ class Store:
                 outcome.payment_intent,
                 outcome.subscription,
                 self._token_record(outcome.client_reference_id),
-                self._inline(),
+                self._place(),
             ],
         )
         return self._settled(reply)
@@ -542,10 +638,10 @@ class Store:
             expiry.created * 1000,
             *self._lifetimes(),
             self._token_record(expiry.client_reference_id),
-            self._inline(),
+            self._place(),
         ]
-        key = keys.session(expiry.mode, expiry.session_id)
-        return self._settled(self._expired(keys=[key], args=args))
+        declared = self._session_keys(expiry.mode, expiry.session_id)
+        return self._settled(self._declared(self._expired, declared, args))
 
     @guarded
     def record_refund(self, refund: Refund, day: When) -> str:
@@ -586,9 +682,19 @@ class Store:
         day: When,
     ) -> str:
         args: list[Arg] = [mode, payment_intent, charge, what, what_id, amount]
-        args += [_when(day), *self._lifetimes(), self._inline()]
+        args += [_when(day), *self._lifetimes(), self._place()]
+
+        def declared(shard: str, session_id: str | None) -> list[str]:
+            # refund.lua's record_in: by PaymentIntent, and by charge.
+            named = [keys.payment(shard, charge)]
+            if payment_intent:
+                named.insert(0, keys.payment(shard, payment_intent))
+            if session_id:
+                named.append(keys.session(mode, session_id))
+            return named
+
         names = [payment_intent, charge]
-        return self._in_shards(mode, keys.payment, names, self._refund, args)
+        return self._in_shards(mode, keys.payment, names, self._refund, args, declared)
 
     def _in_shards(
         self,
@@ -597,13 +703,15 @@ class Store:
         names: Sequence[str],
         script: Any,
         args: list[Arg],
+        declared: Callable[[str, str | None], list[str]],
     ) -> str:
         """Run a script that finds a payment's or subscription's record in
         the shard of its session, which the event does not name. A single
         node: one call that looks in every shard. A cluster: one pipelined
-        read per node finds the shard, then one call there; when no shard
-        knows it yet, each shard keeps the news (a call each), so whichever
-        one its session turns out to be in settles it."""
+        read per node finds the shard and the session, then one call there,
+        declaring what `declared(shard, session)` names; when no shard knows
+        it yet, each shard keeps the news (a call each), so whichever one its
+        session turns out to be in settles it."""
         shards = keys.shards(mode)
         if not self.is_cluster:
             return self._settled(
@@ -612,17 +720,28 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for shard in shards:
             for name in names:
-                pipe.hexists(record(shard, name or "-"), "session")
+                pipe.hget(record(shard, name or "-"), "session")
         found = pipe.execute()
         per_shard = len(names)
-        homes = [
-            shard
-            for n, shard in enumerate(shards)
-            if any(found[n * per_shard : (n + 1) * per_shard])
-        ]
-        calls = [
-            ([keys.outbox(shard)], [*args, shard]) for shard in homes[:1] or shards
-        ]
+        home = next(
+            (
+                (shard, session_id)
+                for n, shard in enumerate(shards)
+                for session_id in found[n * per_shard : (n + 1) * per_shard]
+                if session_id
+            ),
+            None,
+        )
+        if home is not None:
+            shard, session_id = home
+            calls = [
+                (keys.shard_keys(shard) + declared(shard, session_id), [*args, shard])
+            ]
+        else:
+            calls = [
+                (keys.shard_keys(shard) + declared(shard, None), [*args, shard])
+                for shard in shards
+            ]
         words = [self._settled(reply) for reply in self._call_each(script, calls)]
         for word in ("counted", "pending", "changed"):
             if word in words:
@@ -642,43 +761,65 @@ class Store:
             renewal.payment_intent or renewal.charge_id,
             _when(day),
             *self._lifetimes(),
-            self._inline(),
+            self._place(),
         ]
+        payment = renewal.payment_intent or renewal.charge_id
+
+        def declared(shard: str, session_id: str | None) -> list[str]:
+            named = [keys.subscription(shard, renewal.subscription)]
+            if session_id:
+                named.append(keys.session(renewal.mode, session_id))
+                if payment:
+                    named.append(keys.payment(shard, payment))
+            return named
+
         names = [renewal.subscription]
         return self._in_shards(
-            renewal.mode, keys.subscription, names, self._renewal, args
+            renewal.mode, keys.subscription, names, self._renewal, args, declared
         )
 
     @guarded
     def end_subscription(self, ended: SubscriptionEnded) -> str:
         """The subscription renews no more: its record goes after retention."""
         args: list[Arg] = [ended.mode, "ended", ended.subscription, "", 0, "", "", ""]
-        args += [*self._lifetimes(), self._inline()]
+        args += [*self._lifetimes(), self._place()]
+
+        def declared(shard: str, _: str | None) -> list[str]:
+            return [keys.subscription(shard, ended.subscription)]
+
         names = [ended.subscription]
         return self._in_shards(
-            ended.mode, keys.subscription, names, self._renewal, args
+            ended.mode, keys.subscription, names, self._renewal, args, declared
         )
 
     @guarded
     def confirm_campaign(self, mode: str, campaign: str) -> bool:
         """Make a campaign's numbers permanent; False if it already was."""
-        result = self._campaigns(
-            keys=[keys.confirmed(mode)],
-            args=["confirm", mode, campaign, "", *self._lifetimes()],
-        )
-        return bool(result == "confirmed")
+        return self._change_campaign("confirm", mode, campaign) == "confirmed"
 
     @guarded
     def delete_campaign(self, mode: str, campaign: str) -> str:
         """Remove a campaign no payment counts in: deleted, unknown or paid."""
-        args: list[Arg] = ["delete", mode, campaign, "", *self._lifetimes()]
-        return cast(str, self._campaigns(keys=[keys.confirmed(mode)], args=args))
+        return self._change_campaign("delete", mode, campaign)
 
     @guarded
     def rename_campaign(self, mode: str, old: str, new: str) -> str:
         """Merge a campaign into another, exactly: renamed, unknown or same."""
-        args: list[Arg] = ["rename", mode, old, new, *self._lifetimes()]
-        return cast(str, self._campaigns(keys=[keys.confirmed(mode)], args=args))
+        return self._change_campaign("rename", mode, old, new)
+
+    def _change_campaign(self, what: str, mode: str, name: str, new: str = "") -> str:
+        """campaigns.lua; on a cluster it asks for the campaigns' days."""
+        self._check_kind()
+        cluster = self.is_cluster
+        args: list[Arg] = [what, mode, name, new, *self._lifetimes()]
+        args.append("counters" if cluster else "node")
+        declared = [keys.confirmed(mode)]
+        if cluster:
+            declared += keys.mode_keys(mode)
+            for campaign in (name, new) if new else (name,):
+                declared += [keys.campaign(mode, campaign)]
+                declared += [keys.campaign_daily(mode, campaign)]
+        return cast(str, self._declared(self._campaigns, declared, args))
 
     # -- the key layout ---------------------------------------------------------
 
@@ -1300,6 +1441,40 @@ class Store:
     @guarded
     def remove_link_domain(self, domain: str) -> bool:
         return bool(self.redis.srem(keys.link_domains(), domain))
+
+
+def _missing_keys(error: object) -> list[tuple[str, str]] | None:
+    """The keys a script asked to be declared (common.lua's all_known:
+    ``KEYS [[campaign, key], ...]``, then Redis's note of where), or None
+    for any other reply."""
+    if not isinstance(error, redis.ResponseError):
+        return None
+    text = str(error)
+    if not text.startswith("KEYS ["):
+        return None
+    pairs, _ = json.JSONDecoder().raw_decode(text, 5)
+    return [(str(campaign), str(key)) for campaign, key in pairs]
+
+
+def _visit_op(landing: Mapping[str, Any]) -> list[Any]:
+    """The op landings.lua makes of a landing without a session, as far
+    as keys.op_keys reads it."""
+
+    def text(name: str) -> str | bool:
+        value = landing.get(name)
+        return value if isinstance(value, str) else False
+
+    campaign = text("campaign") or NONE
+    return [
+        "visit",
+        campaign,
+        {},
+        str(landing.get("day")),
+        int(landing.get("ts") or 0),
+        text("client"),
+        text("visitor"),
+        text("visitor_prev"),
+    ]
 
 
 def _transition_order(transition: str) -> tuple[str, int, int]:

@@ -9,6 +9,7 @@ layout with hash tags.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -295,6 +296,97 @@ def test_a_refund_and_a_renewal_before_their_session_settle_in_its_shard(
     row = store.scoreboard("live", None)["(unattributed)"]
     assert row["revenue:usd"] == 6000 and row["refunded:usd"] == 1000
     assert row["renewals"] == 1
+
+
+# -- every key declared (SPEC §7) ------------------------------------------------
+
+
+def past(days: int) -> tuple[int, str]:
+    """A moment `days` ago (ms) and its day in UTC."""
+    ts = time.time() - days * 86400
+    return int(ts * 1000), date.fromtimestamp(int(ts) - int(ts) % 86400).isoformat()
+
+
+def test_a_script_call_that_leaves_out_a_key_is_refused_before_it_writes(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A script touches only keys its call declared: given its shard's keys
+    but not the session's, it writes nothing; the counters' script, given
+    only its slot's key, answers which keys it needs and writes nothing."""
+    store = Store(connect(cluster.url))
+    now, day = past(0)
+    sid = "cs_live_undeclared"
+    shard = keys.shard_for("live", sid)
+    entry = {"ts": now, "day": day, "mode": "live", "sid": sid, "campaign": "spring"}
+    head: list[str | int] = [now, 86400, 0, 86400, 0, "shard", json.dumps(entry)]
+    with pytest.raises(redis.ResponseError, match="undeclared key"):
+        store._landings(keys=keys.shard_keys(shard), args=head)
+    assert store.session("live", sid) == {}
+    assert store.redis.hlen(keys.outbox(shard)) == 0
+    ops = [["landing", "spring", {}, f"{day}@0", now, False, True, sid]]
+    outbox = json.dumps({"mode": "live", "at": now, "limit": 0, "ops": ops})
+    args: list[str | int] = [now, 86400, 86400, "t#1", outbox]
+    # First what decides the rest (renames, confirmed campaigns), then what
+    # the landing touches.
+    declared = [keys.applied("live")]
+    for needed in (keys.aliases("live"), keys.campaign_daily("live", "spring")):
+        with pytest.raises(redis.ResponseError, match=r"^KEYS \[") as asked:
+            store._apply_script(keys=declared, args=args)
+        assert json.dumps(needed) in str(asked.value)
+        assert store.redis.zcard(keys.applied("live")) == 0
+        declared += keys.mode_keys("live")
+    assert store.scoreboard("live", None) == {}
+
+
+def test_what_only_the_data_names_is_asked_for_once_then_remembered(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A renamed campaign, an unconfirmed campaign's earlier days and a
+    payment's session are keys no event names: each script asks for them
+    before writing, the numbers come out exact, and a campaign's next
+    calls declare them at once (one round trip per slot again)."""
+    store = Store(connect(cluster.url))
+    landings = []
+    for n, ago in enumerate((3, 2, 1)):
+        ts, day = past(ago)
+        entry = {"ts": ts, "day": day, "mode": "live", "campaign": "sprng"}
+        landings.append({**entry, "sid": f"cs_live_typo{n}"})
+        landings.append({**entry, "visitor": f"v{n}"})
+    assert store.record_landings(landings, rate_limit=0) == ["counted"] * 6
+    assert store.rename_campaign("live", "sprng", "spring") == "renamed"
+    now, today = past(0)
+    late = {"ts": now, "day": today, "mode": "live", "campaign": "sprng"}
+    assert store.record_landings([{**late, "sid": "cs_live_late"}], 0) == ["counted"]
+    # The session landed under the old name: its payment confirms the new
+    # one, folding its three earlier days into the scoreboards.
+    paid = read_event(
+        se.checkout_session_completed(
+            "cs_live_typo0", amount_total=500, payment_intent="pi_typo"
+        )
+    )
+    assert paid is not None
+    assert store.record(paid, date.today()) == "counted"
+    refund = read_event(
+        se.charge_refunded(payment_intent="pi_typo", amount=500, amount_refunded=200)
+    )
+    assert refund is not None
+    assert store.record(refund, date.today()) == "counted"
+    board = store.scoreboard("live", None)
+    assert "sprng" not in board
+    assert board["spring"]["landings"] == 7
+    assert board["spring"]["conversions"] == 1
+    assert board["spring"]["refunded:usd"] == 200
+    daily = store.daily("live")
+    assert sorted(day for day in daily if daily[day].get("landings")) == sorted(
+        {str(entry["day"]) for entry in landings} | {today}
+    )
+    assert store.keys_asked > 0
+    asked = store.keys_asked
+    more = [{**late, "sid": f"cs_live_more{n}"} for n in range(5)]
+    more += [{**late, "visitor": "v9", "campaign": "spring"}]
+    assert store.record_landings(more, rate_limit=0) == ["counted"] * 6
+    assert store.keys_asked == asked
+    assert store.scoreboard("live", None)["spring"]["landings"] == 13
 
 
 # -- a node restarted mid-traffic -----------------------------------------------
