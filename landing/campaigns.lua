@@ -12,7 +12,7 @@ local what, mode, name, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 CFG.now_ms, CFG.retention = tonumber(ARGV[5]), tonumber(ARGV[6])
 CFG.unconfirmed = tonumber(ARGV[7])
 declare(ARGV[8])
-for _, key in ipairs(mode_keys(mode)) do known(key) end
+for _, key in ipairs(KEY.mode_keys(mode)) do known(key) end
 all_known()  -- what decides the rest is read from these
 if what == 'confirm' then
   name = resolve(mode, name)

@@ -75,20 +75,26 @@ local function call(command, key, ...)
   return redis.call(command, key, ...)
 end
 
--- Whether a key may be touched; if not, it is remembered as missing, for
--- the campaign the store named (`for`, or '').
-local function known(key, for_campaign)
+-- Whether a key may be touched; if not, it is remembered as missing.
+local function known(key)
   if not DECLARED or DECLARED[key] then return true end
   if not MISSING_SEEN[key] then
     MISSING_SEEN[key] = true
-    MISSING[#MISSING + 1] = {for_campaign or '', key}
+    MISSING[#MISSING + 1] = key
   end
   return false
 end
 
+-- What the checks learnt, for the store to declare next time: the names
+-- campaigns resolved to (given → name, a rename), and the days of
+-- unconfirmed campaigns (name → days), whose every day they touch.
+local NAMES, DAYS = {}, {}
+
 -- Ends a script's checks, before its first write.
 local function all_known()
-  if #MISSING > 0 then error({err = 'KEYS ' .. cjson.encode(MISSING)}) end
+  if #MISSING > 0 then
+    error({err = 'KEYS ' .. cjson.encode({keys = MISSING, names = NAMES, days = DAYS})})
+  end
 end
 
 local function split_when(when)
@@ -330,58 +336,53 @@ end
 -- Landings that count are added up per campaign, codes and hour (and per
 -- minute) and each sum is bumped once, before the next op of another kind:
 -- a batch is mostly a few campaigns.
--- The keys of the mode's slot that every counter call may touch.
-local function mode_keys(mode)
-  return {KEY.aliases(mode), KEY.confirmed(mode), KEY.unconfirmed(mode),
-    KEY.board(mode), KEY.daily(mode), KEY.version(mode), KEY.day_versions(mode)}
-end
-
 -- Checks (known) the keys of campaigns on every day any of them has
 -- numbers on: what confirming, renaming or deleting one touches.
-local function check_days(mode, campaigns, given)
+local function check_days(mode, campaigns)
   local days = {}
   for _, campaign in ipairs(campaigns) do
-    known(KEY.campaign(mode, campaign), given)
-    if known(KEY.campaign_daily(mode, campaign), given) then
-      for _, day in ipairs(days_of(mode, campaign)) do days[day] = true end
+    known(KEY.campaign(mode, campaign))
+    if known(KEY.campaign_daily(mode, campaign)) then
+      DAYS[campaign] = days_of(mode, campaign)
+      for _, day in ipairs(DAYS[campaign]) do days[day] = true end
     end
   end
   for day in pairs(days) do
     for _, campaign in ipairs(campaigns) do
-      known(KEY.campaign_day(mode, campaign, day), given)
-      known(KEY.campaign_hours(mode, campaign, day), given)
+      for _, key in ipairs(KEY.campaign_on(mode, campaign, day)) do known(key) end
     end
-    known(KEY.board_day(mode, day), given)
-    known(KEY.hours(mode, day), given)
   end
 end
 
 -- Checks (known) every key applying `ops` may touch, reading only what
 -- decides which: aliases, which campaigns are confirmed, an unconfirmed
 -- campaign's days, held landings. Mirrors bump, confirm, per_minute, admit,
--- admit_visit, vouch and finish_counters; keys.py's counter_keys guesses
--- the same from the ops alone. Changes nothing.
+-- admit_visit, vouch and finish_counters; keys.py's op_keys guesses the
+-- same from the ops alone. Changes nothing.
 local function check_ops(mode, ops)
-  for _, key in ipairs(mode_keys(mode)) do known(key) end
-  all_known()  -- what decides the rest is read from these
+  -- What decides the rest is read from these: without them, nothing more.
+  local ready = true
+  for _, key in ipairs(KEY.mode_keys(mode)) do ready = known(key) and ready end
+  if not ready then return end
   local whole_done = {}
   -- An unconfirmed campaign: confirming it, or a landing's TTLs, touch
   -- every day it has.
-  local function whole(campaign, given)
+  local function whole(campaign)
     if whole_done[campaign] or is_confirmed(mode, campaign) then return end
     whole_done[campaign] = true
-    check_days(mode, {campaign}, given)
+    check_days(mode, {campaign})
   end
-  local function at(given, when, campaign)
-    campaign = campaign or resolve(mode, given)
-    local day = split_when(when)
-    known(KEY.campaign(mode, campaign), given)
-    known(KEY.campaign_daily(mode, campaign), given)
-    known(KEY.campaign_day(mode, campaign, day), given)
-    known(KEY.campaign_hours(mode, campaign, day), given)
-    known(KEY.board_day(mode, day), given)
-    known(KEY.hours(mode, day), given)
-    whole(campaign, given)
+  local function named(given)
+    local campaign = resolve(mode, given)
+    NAMES[given] = campaign
+    return campaign
+  end
+  local function at(given, when)
+    local campaign = named(given)
+    for _, key in ipairs(KEY.campaign_on(mode, campaign, split_when(when))) do
+      known(key)
+    end
+    whole(campaign)
   end
   local function minute_of(at_ms)
     local minute = math.floor(at_ms / 60000) * 60
@@ -412,7 +413,7 @@ local function check_ops(mode, ops)
     elseif kind == 'bump' then
       at(op[2], op[4])
     elseif kind == 'confirm' then
-      whole(resolve(mode, op[2]), op[2])
+      whole(named(op[2]))
     elseif kind == 'minute' then
       minute_of(op[2])
     elseif kind == 'vouch' then

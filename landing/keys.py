@@ -393,18 +393,35 @@ def shard_keys(shard: str) -> list[str]:
     return [outbox(shard), transitions(shard), sessions(shard), sessions_landed(shard)]
 
 
+# What every call on a mode's counters may touch besides each campaign's,
+# day's and landing's keys; and a campaign's keys and the scoreboard's for
+# one of its days. Lua has both too (KEY.mode_keys, KEY.campaign_on).
+MODE_KEYS = (
+    "aliases",
+    "confirmed",
+    "unconfirmed",
+    "board",
+    "daily",
+    "version",
+    "day_versions",
+)
+CAMPAIGN_ON = (
+    "campaign",
+    "campaign_daily",
+    "campaign_day",
+    "campaign_hours",
+    "board_day",
+    "hours",
+)
+
+
+def _params(name: str) -> list[str]:
+    """A template's placeholders, in order."""
+    return [part.partition("}")[0] for part in TEMPLATES[name][0].split("{")[1:]]
+
+
 def mode_keys(mode: str) -> list[str]:
-    """What every call on a mode's counters may touch besides each
-    campaign's, day's and landing's keys (common.lua's mode_keys)."""
-    return [
-        aliases(mode),
-        confirmed(mode),
-        unconfirmed(mode),
-        board(mode),
-        daily(mode),
-        version(mode),
-        day_versions(mode),
-    ]
+    return [_key(name, mode=mode) for name in MODE_KEYS]
 
 
 def minutes_at(mode: str, at_ms: int) -> str:
@@ -414,15 +431,12 @@ def minutes_at(mode: str, at_ms: int) -> str:
 
 
 def campaign_on(mode: str, name: str, day: str) -> list[str]:
-    """A campaign's keys and the scoreboard's for one of its days."""
-    return [
-        campaign(mode, name),
-        campaign_daily(mode, name),
-        campaign_day(mode, name, day),
-        campaign_hours(mode, name, day),
-        board_day(mode, day),
-        hours(mode, day),
-    ]
+    parts = {"mode": mode, "campaign": name, "day": day}
+    return [_key(key, **{p: parts[p] for p in _params(key)}) for key in CAMPAIGN_ON]
+
+
+# Counter ops whose second element is a campaign (as the session named it).
+CAMPAIGN_OPS = ("landing", "visit", "bump", "confirm")
 
 
 def op_keys(mode: str, op: list[Any], limit: int) -> list[str]:
@@ -477,6 +491,15 @@ def lua_prelude() -> str:
             pieces.append(repr(rest))
         body = " .. ".join(pieces)
         lines.append(f"function KEY.{name}({', '.join(params)}) return {body} end")
+    for group, params in (
+        ("mode_keys", ["mode"]),
+        ("campaign_on", ["mode", "campaign", "day"]),
+    ):
+        names = MODE_KEYS if group == "mode_keys" else CAMPAIGN_ON
+        calls = ", ".join(f"KEY.{n}({', '.join(_params(n))})" for n in names)
+        lines.append(
+            f"function KEY.{group}({', '.join(params)}) return {{{calls}}} end"
+        )
     lines.append(f"local SHARDS = {SHARDS}")
     lines.append(f"local APPLIED_KEPT = {APPLIED_KEPT}")
     return "\n".join(lines) + "\n"

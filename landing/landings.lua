@@ -21,9 +21,15 @@ local offset = tonumber(ARGV[5])
 declare(ARGV[6])
 local results = {}
 local mode, shard
-
+local entries = {}
 for i = 7, #ARGV do
   local e = cjson.decode(ARGV[i])
+  entries[#entries + 1] = e
+  if type(e.sid) == 'string' then known(KEY.session(shard_of(e.mode, e.sid), e.sid)) end
+end
+all_known()
+
+for _, e in ipairs(entries) do
   local seconds = math.floor(e.ts / 1000)
   local when = e.day .. '@' .. (seconds - (seconds + offset) % 3600)
   mode = e.mode

@@ -63,8 +63,8 @@ BUILDER = "builder"
 SCRIPTS = ("landings", "outcome", "refund", "renewal", "expired", "campaigns", "apply")
 # What landings.lua names a missing code (common.lua's NONE).
 NONE = "(none)"
-# Campaigns whose extra keys (_declared) a process remembers.
-EXTRAS_KEPT = 4096
+# Campaigns whose days or new names (_learn) a process remembers.
+SAID_KEPT = 4096
 # Any error from the store: views answer 503 for these, never 500.
 StoreError = redis.RedisError
 
@@ -188,6 +188,17 @@ class CampaignDetail:
     breakdown: dict[str, dict[str, Metrics]]
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a script asked to be declared (common.lua's all_known), and
+    what it said of campaigns: the names they resolved to (given → name),
+    unconfirmed campaigns' days."""
+
+    keys: list[str]
+    names: dict[str, str]
+    days: dict[str, list[str]]
+
+
 class Store:
     """The product's data in Redis."""
 
@@ -213,11 +224,12 @@ class Store:
         # that a reference is none of ours) is kept here, not read per event.
         self._tokens: OrderedDict[str, str] = OrderedDict()
         self._tokens_lock = threading.Lock()
-        # Keys a campaign's counter calls needed on a cluster beyond what
-        # their ops tell (a renamed campaign's, an unconfirmed one's days),
-        # by (the mode, campaign as the ops name it): _declared.
-        self._extras: OrderedDict[tuple[str, str], set[str]] = OrderedDict()
-        self._extras_lock = threading.Lock()
+        # What a cluster's counter scripts said of campaigns beyond what
+        # their ops tell (_learn): an unconfirmed campaign's days, by (mode,
+        # campaign); a renamed campaign's new name, by (mode, name ops give).
+        self._days: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        self._names: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._said_lock = threading.Lock()
         # How often a script asked for keys beyond those declared (each is
         # one more round trip): rare after a campaign's first calls.
         self.keys_asked = 0
@@ -403,8 +415,9 @@ class Store:
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 replies = [error] * len(picks)
             for n, reply in zip(picks, replies, strict=True):
-                if isinstance(reply, again) or _missing_keys(reply) is not None:
-                    reply = self._declared(script, calls[n][0], calls[n][1])
+                asked = _missing_keys(reply)
+                if isinstance(reply, again) or asked is not None:
+                    reply = self._declared(script, calls[n][0], calls[n][1], asked)
                 elif isinstance(reply, Exception):
                     raise reply
                 out[n] = reply
@@ -415,47 +428,71 @@ class Store:
     # its days).
     DECLARE_ROUNDS = 6
 
-    def _declared(self, script: Any, declared: list[str], args: list[Arg]) -> Any:
+    def _declared(
+        self,
+        script: Any,
+        declared: list[str],
+        args: list[Arg],
+        asked: Asked | None = None,
+    ) -> Any:
         """A script call (on a cluster, through the cluster client); when the
         script says which keys it needs besides those declared (common.lua's
-        all_known, before it writes anything), again with them, and those a
-        campaign needed are remembered for its next calls (_counter_keys)."""
+        all_known, before it writes anything: `asked`, or its reply), again
+        with them. What it says of campaigns (a renamed one's name, an
+        unconfirmed one's days) is remembered for their next calls
+        (_counter_keys)."""
         declared = list(dict.fromkeys(declared))
-        missing: list[tuple[str, str]] = []
         for _ in range(self.DECLARE_ROUNDS):
+            if asked is not None:
+                declared += self._learn(keys.tag_of(declared[0]), declared, asked)
             try:
                 return script(keys=declared, args=args)
             except redis.ResponseError as error:
                 asked = _missing_keys(error)
                 if asked is None:
                     raise
-                missing = asked
-            tag = keys.tag_of(declared[0])
-            with self._extras_lock:
-                self.keys_asked += 1
-                for campaign, key in missing:
-                    if campaign:
-                        self._extras.setdefault((tag, campaign), set()).add(key)
-                        self._extras.move_to_end((tag, campaign))
-                while len(self._extras) > EXTRAS_KEPT:
-                    self._extras.popitem(last=False)
-            declared += [key for _, key in missing if key not in declared]
-        raise redis.ResponseError(f"a script kept asking for keys: {missing[:3]}")
+        raise redis.ResponseError(f"a script kept asking for keys: {asked}"[:300])
+
+    def _learn(self, mode: str, declared: list[str], asked: Asked) -> list[str]:
+        """Remember what a script said of campaigns; the keys it asked for
+        that are not declared yet."""
+        with self._said_lock:
+            self.keys_asked += 1
+            for given, name in asked.names.items():
+                if given == name:
+                    self._names.pop((mode, given), None)
+                else:
+                    self._names[(mode, given)] = name
+            for campaign, days in asked.days.items():
+                self._days[(mode, campaign)] = days
+            while len(self._days) > SAID_KEPT:
+                self._days.popitem(last=False)
+            while len(self._names) > SAID_KEPT:
+                self._names.popitem(last=False)
+        have = set(declared)
+        return [key for key in asked.keys if key not in have]
 
     def _counter_keys(
         self, mode: str, batches: Iterable[tuple[Iterable[list[Any]], int]]
     ) -> list[str]:
         """What applying ops (each batch with its landing limit) declares:
-        the mode's keys, each op's (keys.op_keys), and what each op's
-        campaign needed before (_declared)."""
+        the mode's keys and each op's (keys.op_keys), under the name the
+        op's campaign was renamed to and on every day of an unconfirmed
+        one, as scripts said before (_learn)."""
         out = keys.mode_keys(mode)
-        with self._extras_lock:
+        with self._said_lock:
             for ops, limit in batches:
                 for op in ops:
-                    out += keys.op_keys(mode, op, limit)
-                    extra = self._extras.get((mode, str(op[1])))
-                    if extra and op[0] in ("landing", "visit", "bump", "confirm"):
-                        out += extra
+                    if op[0] not in keys.CAMPAIGN_OPS:
+                        out += keys.op_keys(mode, op, limit)
+                        continue
+                    name = self._names.get((mode, str(op[1])), str(op[1]))
+                    out += keys.op_keys(mode, [op[0], name, *op[2:]], limit)
+                    days = self._days.get((mode, name))
+                    if days:
+                        self._days.move_to_end((mode, name))
+                        for day in days:
+                            out += keys.campaign_on(mode, name, day)
         return list(dict.fromkeys(out))
 
     def _settled(self, reply: Any) -> str:
@@ -1443,17 +1480,27 @@ class Store:
         return bool(self.redis.srem(keys.link_domains(), domain))
 
 
-def _missing_keys(error: object) -> list[tuple[str, str]] | None:
-    """The keys a script asked to be declared (common.lua's all_known:
-    ``KEYS [[campaign, key], ...]``, then Redis's note of where), or None
-    for any other reply."""
+def _missing_keys(error: object) -> Asked | None:
+    """What a script asked to be declared (common.lua's all_known: ``KEYS
+    {"keys": [...], "names": {given: name}, "days": {campaign: [day]}}``,
+    then Redis's note of where), or None for any other reply."""
     if not isinstance(error, redis.ResponseError):
         return None
     text = str(error)
-    if not text.startswith("KEYS ["):
+    if not text.startswith("KEYS {"):
         return None
-    pairs, _ = json.JSONDecoder().raw_decode(text, 5)
-    return [(str(campaign), str(key)) for campaign, key in pairs]
+    try:
+        said, _ = json.JSONDecoder().raw_decode(text, 5)
+        # Lua's empty table comes as {} whatever it stands for.
+        names = dict(said["names"] or {})
+        days = dict(said["days"] or {})
+        return Asked(
+            keys=[str(key) for key in said["keys"]],
+            names={str(k): str(v) for k, v in names.items()},
+            days={str(k): [str(day) for day in v or ()] for k, v in days.items()},
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _visit_op(landing: Mapping[str, Any]) -> list[Any]:
@@ -1464,7 +1511,8 @@ def _visit_op(landing: Mapping[str, Any]) -> list[Any]:
         value = landing.get(name)
         return value if isinstance(value, str) else False
 
-    campaign = text("campaign") or NONE
+    value = landing.get("campaign")
+    campaign = value if isinstance(value, str) else NONE
     return [
         "visit",
         campaign,

@@ -310,17 +310,25 @@ def past(days: int) -> tuple[int, str]:
 def test_a_script_call_that_leaves_out_a_key_is_refused_before_it_writes(
     cluster: EmbeddedCluster,
 ) -> None:
-    """A script touches only keys its call declared: given its shard's keys
-    but not the session's, it writes nothing; the counters' script, given
-    only its slot's key, answers which keys it needs and writes nothing."""
+    """A script touches only keys its call declared: every command goes
+    through one check that refuses any other; and what the call's data
+    decides, each script checks before its first write and asks for."""
     store = Store(connect(cluster.url))
     now, day = past(0)
     sid = "cs_live_undeclared"
     shard = keys.shard_for("live", sid)
+    token = ""
+    expiry: list[str | int] = [
+        *("live", sid, "plink_1", "ref", f"{day}@0", now, now, 86400, 86400),
+        *(token, "shard"),
+    ]
+    with pytest.raises(redis.ResponseError, match="undeclared key"):
+        store._expired(keys=keys.shard_keys(shard), args=expiry)
     entry = {"ts": now, "day": day, "mode": "live", "sid": sid, "campaign": "spring"}
     head: list[str | int] = [now, 86400, 0, 86400, 0, "shard", json.dumps(entry)]
-    with pytest.raises(redis.ResponseError, match="undeclared key"):
+    with pytest.raises(redis.ResponseError, match=r"^KEYS \{") as asked:
         store._landings(keys=keys.shard_keys(shard), args=head)
+    assert json.dumps(keys.session("live", sid)) in str(asked.value)
     assert store.session("live", sid) == {}
     assert store.redis.hlen(keys.outbox(shard)) == 0
     ops = [["landing", "spring", {}, f"{day}@0", now, False, True, sid]]
@@ -330,7 +338,7 @@ def test_a_script_call_that_leaves_out_a_key_is_refused_before_it_writes(
     # the landing touches.
     declared = [keys.applied("live")]
     for needed in (keys.aliases("live"), keys.campaign_daily("live", "spring")):
-        with pytest.raises(redis.ResponseError, match=r"^KEYS \[") as asked:
+        with pytest.raises(redis.ResponseError, match=r"^KEYS \{") as asked:
             store._apply_script(keys=declared, args=args)
         assert json.dumps(needed) in str(asked.value)
         assert store.redis.zcard(keys.applied("live")) == 0
@@ -387,6 +395,43 @@ def test_what_only_the_data_names_is_asked_for_once_then_remembered(
     assert store.record_landings(more, rate_limit=0) == ["counted"] * 6
     assert store.keys_asked == asked
     assert store.scoreboard("live", None)["spring"]["landings"] == 13
+
+
+def test_a_fresh_process_learns_what_a_whole_batch_needs_in_one_more_call(
+    cluster: EmbeddedCluster,
+) -> None:
+    """Seven shards' landings for seven campaigns that already have a day
+    each: one more call declares all their days. After a rename, the old
+    name's first landing asks for the new name, then for its days; later
+    landings declare them at once."""
+    now, today = past(0)
+    earlier = [
+        {**dict(zip(("ts", "day"), past(1), strict=True)), "mode": "live"}
+        | {"visitor": f"{n:032x}", "campaign": f"c{n}"}
+        for n in range(7)
+    ]
+    assert Store(connect(cluster.url)).record_landings(earlier, 0) == ["counted"] * 7
+    sids: dict[int, str] = {}
+    for n in range(1000):
+        sids.setdefault(keys.shard_of(f"cs_live_s{n}"), f"cs_live_s{n}")
+    fresh = Store(connect(cluster.url))
+    batch = [
+        {"ts": now, "day": today, "mode": "live", "sid": sid, "campaign": f"c{n}"}
+        for n, sid in enumerate(list(sids.values())[:7])
+    ]
+    assert fresh.record_landings(batch, 0) == ["counted"] * 7
+    assert fresh.keys_asked == 1
+    assert fresh.rename_campaign("live", "c0", "zero") == "renamed"
+    asked = fresh.keys_asked
+    later = {"mode": "live", "campaign": "c0", "ts": now, "day": today}
+    assert fresh.record_landings([{**later, "sid": "cs_live_z1"}], 0) == ["counted"]
+    assert fresh.keys_asked == asked + 2
+    more = [{**later, "sid": "cs_live_z2"}, {**later, "visitor": "v", "client": "c"}]
+    assert fresh.record_landings(more, 0) == ["counted"] * 2
+    assert fresh.keys_asked == asked + 2
+    board = fresh.scoreboard("live", None)
+    assert board["zero"]["landings"] == 5 and "c0" not in board
+    assert all(board[f"c{n}"]["landings"] == 2 for n in range(1, 7))
 
 
 # -- a node restarted mid-traffic -----------------------------------------------
