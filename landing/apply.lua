@@ -20,10 +20,14 @@ for i = 4, #ARGV, 2 do
   check_ops(entry.mode, entry.ops)
 end
 all_known()
+-- Applied ids are kept by the server's clock, the same for every process:
+-- one whose clock ran days ahead must not trim ids still to be seen again.
+local time = redis.call('TIME')
+local server_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 for _, pair in ipairs(entries) do
   local id, entry = pair[1], pair[2]
   applied = KEY.applied(entry.mode)
-  if call('ZADD', applied, 'NX', CFG.now_ms, id) == 1 then
+  if call('ZADD', applied, 'NX', server_ms, id) == 1 then
     CFG.limit = tonumber(entry.limit) or 0
     out[#out + 1] = cjson.encode(apply_ops(entry.mode, entry.ops))
   else
@@ -31,7 +35,7 @@ for _, pair in ipairs(entries) do
   end
 end
 if applied then
-  call('ZREMRANGEBYSCORE', applied, '-inf', '(' .. (CFG.now_ms - APPLIED_KEPT * 1000))
+  call('ZREMRANGEBYSCORE', applied, '-inf', '(' .. (server_ms - APPLIED_KEPT * 1000))
 end
 finish_counters()
 return out

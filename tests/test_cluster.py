@@ -29,6 +29,7 @@ from test_faults import (
 )
 
 from landing import create_app, keys
+from landing import store as landing_store
 from landing import stripe_events as se
 from landing.devserver import EmbeddedCluster, GunicornServer
 from landing.events import read_event
@@ -198,6 +199,29 @@ def test_counter_changes_left_in_an_outbox_are_applied_once(
     store.drain(older_than_ms=0)
     assert store.redis.hlen(keys.outbox(shard)) == 0
     assert store.scoreboard("live", None)["(unattributed)"]["conversions"] == 2
+
+
+def test_a_process_whose_clock_runs_ahead_forgets_no_applied_change(
+    cluster: EmbeddedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applied transitions are kept a week by the store's clock: a process
+    whose clock is eight days ahead applies a change, and an entry applied
+    before but left in its outbox (a crash) is still known as applied."""
+    store = Store(connect(cluster.url))
+    day = date(2026, 11, 30)
+    left = read_event(se.checkout_session_completed("cs_live_left", amount_total=5))
+    later = read_event(se.checkout_session_completed("cs_live_ahead", amount_total=7))
+    assert left is not None and later is not None
+    monkeypatch.setattr(store, "_clear", lambda transitions: None)
+    assert store.record(left, day) == "counted"  # applied, left in its outbox
+    monkeypatch.undo()
+    real_now = landing_store._now_ms
+    monkeypatch.setattr(landing_store, "_now_ms", lambda: real_now() + 8 * 86400000)
+    assert store.record(later, day) == "counted"
+    monkeypatch.undo()
+    assert store.drain(older_than_ms=0) == 1
+    row = store.scoreboard("live", None)["(unattributed)"]
+    assert (row["conversions"], row["revenue:usd"]) == (2, 12)
 
 
 def test_a_cluster_away_at_start_is_recognised_before_the_first_write(
