@@ -181,7 +181,8 @@ def main() -> int:
         )
     print(
         f"idle {idle.seconds:.2f} s: the app sent {dict(idle.top) or 'nothing'}, "
-        f"scripts ran {idle.nested} commands"
+        f"scripts ran {idle.nested} commands; the builder's timer sent "
+        f"{idle.housekeeping} on the watched views (left out everywhere)"
     )
     print(
         f"sessions stored {sessions} (expected {n + args.warmup}); "
