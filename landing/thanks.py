@@ -137,8 +137,10 @@ def keep(rt: Runtime, environ: dict[str, Any]) -> None:
 def record(rt: Runtime, environ: dict[str, Any]) -> None:
     """Append this request's landing to the journal."""
     settings = rt.settings
-    query = environ.get("QUERY_STRING", "").encode("latin-1")
-    landing = parse_query(query)
+    # WSGI gives the query's bytes as a latin-1 string; ASCII (what Stripe
+    # sends) reads the same as UTF-8, so only other bytes are decoded again.
+    query: str = environ.get("QUERY_STRING", "")
+    landing = parse_query(query if query.isascii() else query.encode("latin-1"))
     now = time.time()
     # Only a landing without a session id needs its visitor recognised.
     anonymous = landing.session_id is None
@@ -149,7 +151,7 @@ def record(rt: Runtime, environ: dict[str, Any]) -> None:
         secret=settings.secret_key,
         address=environ.get("REMOTE_ADDR") or "",
         agent=environ.get("HTTP_USER_AGENT", "")[:512] if anonymous else "",
-        url=query.decode("latin-1")[:2048] if anonymous else "",
+        url=query[:2048] if anonymous else "",
     )
     rt.journal.append(entry)
 
