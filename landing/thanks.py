@@ -100,7 +100,8 @@ def front(app: Flask) -> WSGIApplication:
     and a variant's first request (its page is rendered in a request), goes
     to Flask. Flask's request context, routing, response object and hooks
     cost three times what recording the landing does, for a page that
-    never changes.
+    never changes. So the app's hooks (before_request, after_request,
+    teardown) never see these requests: what the page needs is in its Page.
     """
     flask_app = app.wsgi_app
     rt = cast(Runtime, app.extensions["landing"])
