@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -444,6 +444,31 @@ def test_the_front_sends_the_page_when_recording_fails(
     assert response.status_code == 200
     assert "Thank you for your order" in response.get_data(as_text=True)
     assert [r.getMessage() for r in caplog.records] == ["landing not recorded"]
+
+
+def test_no_app_hook_is_skipped_by_the_front(app: Flask) -> None:
+    # thanks.front answers a made page without Flask: a hook added for every
+    # route would not run for it. Make such a hook run there too, then
+    # change this list.
+    hooks: dict[str, Mapping[Any, Iterable[Callable[..., Any]]]] = {
+        "before_request": app.before_request_funcs,
+        "after_request": app.after_request_funcs,
+        "teardown_request": app.teardown_request_funcs,
+        "teardown_appcontext": {None: app.teardown_appcontext_funcs},
+        "url_value_preprocessor": app.url_value_preprocessors,
+    }
+    found = {
+        kind: sorted(f.__qualname__ for fs in by_blueprint.values() for f in fs)
+        for kind, by_blueprint in hooks.items()
+    }
+    assert found == {
+        "before_request": [],
+        # It leaves the prepared page alone: the page has its headers.
+        "after_request": ["_security_headers"],
+        "teardown_request": [],
+        "teardown_appcontext": [],
+        "url_value_preprocessor": [],
+    }
 
 
 def test_other_routes_still_get_the_security_headers(client: FlaskClient) -> None:
