@@ -3,11 +3,13 @@
 Starts a private store and two gunicorn servers with the same command and
 settings (gunicorn.conf.py): the product (landing.wsgi:app), and
 bench/bare_app.py, a bare Flask app whose one route answers with the bytes
-and headers of a real /thanks response saved from the product. It checks
-that both answer identically, then loads them in alternating rounds (A B,
-B A, …) so that drift on a shared, noisy machine hits both alike. Every
-request is a new checkout session (cs_live_…) with UTM codes and a
-browser's Accept-Language, i.e. a landing for the product to count.
+and headers of a real /thanks response saved from the product (its second
+on one connection, as the load gets it, checked equal to its first, which
+rendered the page). It checks that both answer identically, then loads them
+in alternating rounds (A B, B A, …) so that drift on a shared, noisy
+machine hits both alike. Every request is a new checkout session
+(cs_live_…) with UTM codes and a browser's Accept-Language, i.e. a landing
+for the product to count.
 
 Output: one line per round, then requests/s and p99 latency of each server
 over all rounds, and their ratios. The SPEC's budget: throughput at least
@@ -26,6 +28,7 @@ another machine. Figures are for comparing, not for capacity planning.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 from pathlib import Path
@@ -80,13 +83,26 @@ def main() -> int:
         store_server = bench.start_store()
         product = bench.start_server("landing")
         browser = {"Accept-Language": ACCEPT_LANGUAGE}
-        reply = fetch(
-            product.port,
-            f"/thanks?session_id=cs_live_capture_1&{UTM}&utm_campaign={CAMPAIGN}",
-            headers=browser,
-        )
+        # Twice on one connection (one worker): the first answer renders the
+        # page, the second is what every landing of the load gets.
+        connection = http.client.HTTPConnection("127.0.0.1", product.port, timeout=60)
+        first, reply = [
+            fetch(
+                product.port,
+                f"/thanks?session_id=cs_live_capture_{n}&{UTM}&utm_campaign={CAMPAIGN}",
+                headers=browser,
+                connection=connection,
+            )
+            for n in (1, 3)
+        ]
+        connection.close()
         if reply.status != 200:
             raise SystemExit(f"/thanks answered {reply.status}")
+        if (first.body, comparable(first.headers)) != (
+            reply.body,
+            comparable(reply.headers),
+        ):
+            raise SystemExit("/thanks answered a made page unlike its first")
         saved = bench.tmp / "thanks_reply.json"
         saved.write_text(
             json.dumps(
@@ -148,7 +164,7 @@ def main() -> int:
         bare_p99 = baseline.total.percentile_ms(99)
         p99_ratio = landing_p99 / bare_p99 if bare_p99 else 0.0
         errors = recording.total.errors + baseline.total.errors
-        sent = 1 + recording.answered  # the captured page was a landing too
+        sent = 2 + recording.answered  # the captured pages were landings too
 
         drained = wait_until(lambda: journal_drained(bench.journal_dir), timeout=60)
         store_cpu = store_cpu_seconds(store) - store_cpu

@@ -54,10 +54,6 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.wsgi_app = proxies.wrap(  # type: ignore[method-assign,assignment]
-        app.wsgi_app, settings.trusted_proxy_hops
-    )
-
     tls_verify = settings.redis_tls_verify
     store = Store(
         connect(settings.redis_url, tls_verify=tls_verify),
@@ -90,6 +86,11 @@ def create_app(test_config: Mapping[str, str] | None = None) -> Flask:
     app.register_error_handler(BadQuery, _bad_query)
     app.register_error_handler(StoreError, _store_unavailable)
     app.after_request(_security_headers)
+    # Outermost: the proxy headers first, so /thanks in front of Flask sees
+    # the client's address and scheme as the views do.
+    app.wsgi_app = proxies.wrap(  # type: ignore[method-assign,assignment]
+        thanks.front(app), settings.trusted_proxy_hops
+    )
     journal.start()
     return app
 

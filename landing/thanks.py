@@ -3,17 +3,20 @@
 The page's bytes depend only on the settings and the customer's language, so
 each language is rendered once per process, on first use, with its full
 header set; a request only appends its landing to the journal and sends
-those bytes.
+those bytes. Once a variant is made, `front` serves it in front of Flask,
+without a request context, routing or a response object per request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import Headers
 
@@ -22,6 +25,9 @@ from landing.headers import PreparedResponse, security_headers
 from landing.i18n import DEFAULT, catalog, negotiate
 from landing.runtime import Runtime, runtime
 from landing.utm import parse_query
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 bp = Blueprint("thanks", __name__)
 log = logging.getLogger(__name__)
@@ -37,6 +43,11 @@ class Page:
 
     def response(self) -> Response:
         return PreparedResponse(self.body, self.headers)
+
+    @cached_property
+    def wsgi_headers(self) -> tuple[tuple[str, str], ...]:
+        """What Werkzeug sends as response()'s headers; front() sends it too."""
+        return tuple(self.headers.to_wsgi_list())
 
 
 class Pages:
@@ -54,6 +65,10 @@ class Pages:
             page = self._pages[(language, secure)] = prepare(language, secure)
         return page
 
+    def made(self, accept_language: str, secure: bool) -> Page | None:
+        """The page if it is made already; None before its first request."""
+        return self._pages.get((negotiate(accept_language), secure))
+
 
 @bp.record_once
 def _init(state: BlueprintSetupState) -> None:
@@ -69,11 +84,7 @@ def thanks() -> Response:
     # context-local lookup.
     environ = request.environ
     extensions = current_app.extensions
-    try:
-        record(cast(Runtime, extensions["landing"]), environ)
-    except Exception:
-        # The customer has paid: they get their page even if we fail to count.
-        log.exception("landing not recorded")
+    keep(cast(Runtime, extensions["landing"]), environ)
     pages = cast(Pages, extensions["landing_thanks"])
     return pages.get(
         environ.get("HTTP_ACCEPT_LANGUAGE", ""),
@@ -81,11 +92,56 @@ def thanks() -> Response:
     ).response()
 
 
+def front(app: Flask) -> WSGIApplication:
+    """The app's WSGI callable with /thanks served in front of Flask.
+
+    A GET or HEAD of /thanks whose page is made is recorded and answered
+    here, with the same bytes and headers as the view's; everything else,
+    and a variant's first request (its page is rendered in a request), goes
+    to Flask. Flask's request context, routing, response object and hooks
+    cost three times what recording the landing does, for a page that
+    never changes. So the app's hooks (before_request, after_request,
+    teardown) never see these requests: what the page needs is in its Page.
+    """
+    flask_app = app.wsgi_app
+    rt = cast(Runtime, app.extensions["landing"])
+    pages = cast(Pages, app.extensions["landing_thanks"])
+
+    def serve(
+        environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if environ.get("PATH_INFO") != "/thanks" or method not in ("GET", "HEAD"):
+            return flask_app(environ, start_response)
+        made = pages.made(
+            environ.get("HTTP_ACCEPT_LANGUAGE", ""),
+            environ.get("wsgi.url_scheme") in ("https", "wss"),
+        )
+        if made is None:
+            return flask_app(environ, start_response)
+        keep(rt, environ)
+        start_response("200 OK", list(made.wsgi_headers))
+        return [made.body] if method == "GET" else []
+
+    return serve
+
+
+def keep(rt: Runtime, environ: dict[str, Any]) -> None:
+    """Record the landing; a failure is logged, never raised."""
+    try:
+        record(rt, environ)
+    except Exception:
+        # The customer has paid: they get their page even if we fail to count.
+        log.exception("landing not recorded")
+
+
 def record(rt: Runtime, environ: dict[str, Any]) -> None:
     """Append this request's landing to the journal."""
     settings = rt.settings
-    query = environ.get("QUERY_STRING", "").encode("latin-1")
-    landing = parse_query(query)
+    # WSGI gives the query's bytes as a latin-1 string; ASCII (what Stripe
+    # sends) reads the same as UTF-8, so only other bytes are decoded again.
+    query: str = environ.get("QUERY_STRING", "")
+    landing = parse_query(query if query.isascii() else query.encode("latin-1"))
     now = time.time()
     # Only a landing without a session id needs its visitor recognised.
     anonymous = landing.session_id is None
@@ -96,7 +152,7 @@ def record(rt: Runtime, environ: dict[str, Any]) -> None:
         secret=settings.secret_key,
         address=environ.get("REMOTE_ADDR") or "",
         agent=environ.get("HTTP_USER_AGENT", "")[:512] if anonymous else "",
-        url=query.decode("latin-1")[:2048] if anonymous else "",
+        url=query[:2048] if anonymous else "",
     )
     rt.journal.append(entry)
 

@@ -48,7 +48,6 @@ def parse_query(query: str | bytes) -> Landing:
     """
     if isinstance(query, bytes):
         query = query.decode("utf-8", "replace")
-    wanted = {"session_id", *(f"utm_{d}" for d in DIMENSIONS)}
     first: dict[str, str] = {}
     for pair in query.split("&"):
         if not pair:
@@ -57,19 +56,30 @@ def parse_query(query: str | bytes) -> Landing:
         # Only six short names matter: skip anything longer before decoding.
         if len(raw_name) > 40:
             continue
-        name = unquote_plus(raw_name)
-        if name in wanted and name not in first:
-            first[name] = unquote_plus(raw_value[:1024])
-            if len(first) == len(wanted):
+        name = _unquote(raw_name)
+        if name in _WANTED and name not in first:
+            first[name] = _unquote(raw_value[:1024])
+            if len(first) == len(_WANTED):
                 break
     values: dict[str, str | None] = {}
-    for dim in DIMENSIONS:
-        value = first.get(f"utm_{dim}")
+    for dim, name in _PARAMETERS:
+        value = first.get(name)
         values[dim] = value if value is not None and valid_utm(value) else None
     session_id = first.get("session_id")
     if session_id is not None and not SESSION_ID.fullmatch(session_id):
         session_id = None
     return Landing(session_id=session_id, **values)
+
+
+_PARAMETERS = tuple((dim, f"utm_{dim}") for dim in DIMENSIONS)
+_WANTED = frozenset({"session_id", *(name for _, name in _PARAMETERS)})
+
+
+def _unquote(text: str) -> str:
+    """unquote_plus(), which has nothing to do without a '%' or a '+'."""
+    if "%" in text or "+" in text:
+        return unquote_plus(text)
+    return text
 
 
 def valid_utm(value: str) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import shutil
 import time
+from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,8 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from landing import create_app
+from landing import create_app, thanks
+from landing.capture import keyed_digest
 from landing.i18n import LANGUAGES, TRANSLATIONS, catalog
 from landing.runtime import ROOT
 
@@ -373,6 +377,98 @@ def test_every_landing_gets_the_same_bytes(client: FlaskClient) -> None:
     second = client.get("/thanks?utm_source=b", headers=german)
     assert first.data == second.data
     assert sorted(first.headers.items()) == sorted(second.headers.items())
+
+
+def test_the_page_served_in_front_of_flask_is_the_views_page(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The first request of a variant renders it through Flask's view; the
+    # next ones are served in front of Flask (thanks.front): the same page.
+    german = {"Accept-Language": "de"}
+    view = client.get(
+        "/thanks?session_id=cs_live_f1&utm_campaign=front", headers=german
+    )
+    served = client.get(
+        "/thanks?session_id=cs_live_f2&utm_campaign=front", headers=german
+    )
+    head = client.head(
+        "/thanks?session_id=cs_live_f3&utm_campaign=front", headers=german
+    )
+    assert view.status_code == served.status_code == head.status_code == 200
+    assert served.data == view.data and head.data == b""
+    for response in (served, head):
+        assert response.headers.to_wsgi_list() == view.headers.to_wsgi_list()
+    flush(app)
+    row = campaign_row(scoreboard(client), "front")
+    assert row is not None and row["landings"] == 3
+
+
+def test_only_get_and_head_of_thanks_are_served_in_front(client: FlaskClient) -> None:
+    assert client.get("/thanks").status_code == 200  # the page is made
+    refused = client.post("/thanks")
+    assert refused.status_code == 405
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in refused.headers["Content-Security-Policy"]
+    assert client.get("/thanks/").status_code == 404
+
+
+def test_behind_a_router_the_front_sees_the_client_and_https(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    app = make_app(TRUSTED_PROXY_HOPS="1")
+    client = app.test_client()
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    for i in range(2):  # the view, then the front
+        response = client.get(
+            f"/thanks?utm_campaign=routed&session_id=cs_live_r{i}", headers=forwarded
+        )
+        assert "max-age" in response.headers["Strict-Transport-Security"]
+    lines = b"".join(p.read_bytes() for p in (tmp_path / "journal").glob("*.jsonl"))
+    clients = {json.loads(line)["client"] for line in lines.splitlines()}
+    assert clients == {keyed_digest("test-secret-key", "client", "203.0.113.9")}
+
+
+def test_the_front_sends_the_page_when_recording_fails(
+    client: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert client.get("/thanks").status_code == 200  # the page is made
+
+    def broken(query: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(thanks, "parse_query", broken)
+    with caplog.at_level(logging.ERROR, logger="landing.thanks"):
+        response = client.get("/thanks?session_id=cs_live_bug")
+    assert response.status_code == 200
+    assert "Thank you for your order" in response.get_data(as_text=True)
+    assert [r.getMessage() for r in caplog.records] == ["landing not recorded"]
+
+
+def test_no_app_hook_is_skipped_by_the_front(app: Flask) -> None:
+    # thanks.front answers a made page without Flask: a hook added for every
+    # route would not run for it. Make such a hook run there too, then
+    # change this list.
+    hooks: dict[str, Mapping[Any, Iterable[Callable[..., Any]]]] = {
+        "before_request": app.before_request_funcs,
+        "after_request": app.after_request_funcs,
+        "teardown_request": app.teardown_request_funcs,
+        "teardown_appcontext": {None: app.teardown_appcontext_funcs},
+        "url_value_preprocessor": app.url_value_preprocessors,
+    }
+    found = {
+        kind: sorted(f.__qualname__ for fs in by_blueprint.values() for f in fs)
+        for kind, by_blueprint in hooks.items()
+    }
+    assert found == {
+        "before_request": [],
+        # It leaves the prepared page alone: the page has its headers.
+        "after_request": ["_security_headers"],
+        "teardown_request": [],
+        "teardown_appcontext": [],
+        "url_value_preprocessor": [],
+    }
 
 
 def test_other_routes_still_get_the_security_headers(client: FlaskClient) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from landing import utm
 from landing.capture import (
     keyed_digest,
     landing_entry,
@@ -123,6 +124,16 @@ def test_any_query_parses_to_valid_values_only(raw: bytes) -> None:
     ):
         assert value is None or UTM_VALUE.fullmatch(value)
     assert landing.session_id is None or SESSION_ID.fullmatch(landing.session_id)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ9_-+%=&é2Fc3A\x00 "), max_size=40))
+@example("a%2Bb+c")
+@example("%E9%")
+def test_skipping_unquote_changes_nothing(text: str) -> None:
+    # The parser decodes a name or value only when it has a '%' or a '+'.
+    assert utm._unquote(text) == unquote_plus(text)
+    raw = text.encode()
+    assert parse_query(text) == parse_query(raw)
 
 
 @given(
