@@ -64,3 +64,22 @@ def test_a_process_that_read_the_board_before_reads_what_a_new_one_does(
         fresh = Store(store.redis)  # a new process: nothing read before
         for days in (None, today):
             assert kept.scoreboard("live", days) == fresh.scoreboard("live", days)
+
+
+def test_a_process_reads_anew_after_the_store_was_emptied(
+    engine: tuple[Store, redis.Redis],
+) -> None:
+    """A board is kept while the day versions it was read at stand; a store
+    emptied and written again may stand at the same day versions with other
+    numbers, and the mode's version, gone back, says so."""
+    store, server = engine
+    server.flushall()
+    store.confirm_campaign("live", "spring")
+    for serial in range(3):  # unconfirmed: the mode's version, no day's
+        store.record_landings(landings("junk", 1, serial), rate_limit=0)
+    store.record_landings(landings("spring", 1, 10), rate_limit=0)
+    assert store.scoreboard("live", None)["spring"] == {"landings": 1}
+    server.flushall()
+    store.confirm_campaign("live", "autumn")
+    store.record_landings(landings("autumn", 2, 20), rate_limit=0)
+    assert store.scoreboard("live", None) == {"autumn": {"landings": 2}}
