@@ -133,6 +133,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{mode}:day-versions",
         "``{day}``: bumped when that day's counters change",
     ),
+    "epoch": (
+        "{mode}:epoch",
+        "a random token the first board read after the store was emptied "
+        "sets: boards a process kept from before it are of other numbers",
+    ),
     "view": (
         "{mode}:view:{digest}",
         "a dashboard's live part as last built, shared by every server "
@@ -335,6 +340,10 @@ def version(mode: str) -> str:
 
 def day_versions(mode: str) -> str:
     return _key("day_versions", mode=mode)
+
+
+def epoch(mode: str) -> str:
+    return _key("epoch", mode=mode)
 
 
 def view(mode: str, digest: str) -> str:

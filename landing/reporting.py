@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -393,6 +392,23 @@ class Page:
     sort: str  # the column sorted by, "" for the SPEC's order
 
 
+@dataclass
+class BoardKept:
+    """What select() keeps from one call to the next for a caller that asks
+    it to (one view: a range, a search, a sort): the metrics object each
+    campaign had, the counters of every campaign and of those matching the
+    search added up, and the matching campaigns' order (ascending ranking
+    keys, each ending in the campaign's name) for the search and sort it was
+    made for."""
+
+    seen: dict[str, Mapping[str, int]] = field(default_factory=dict)
+    raw: dict[str, int] = field(default_factory=dict)
+    matching_raw: dict[str, int] = field(default_factory=dict)
+    order: list[tuple[Any, ...]] = field(default_factory=list)
+    needle: str = ""
+    sort: str = ""
+
+
 def select(
     by_campaign: Mapping[str, Mapping[str, int]],
     *,
@@ -401,43 +417,130 @@ def select(
     descending: bool = True,
     page: int = 1,
     per_page: int = 50,
+    kept: BoardKept | None = None,
 ) -> Page:
     """Filter by a substring, sort by a column, cut one page.
 
-    Works on the raw counters and reads only the shown page as Counters, so
-    a poll of a scoreboard with 10,000 campaigns stays cheap. Without a sort
-    key, or with one that is not a column, the SPEC's order (conversions,
-    then landings) stands.
+    Works on the raw counters and reads only the shown page as Counters.
+    Without a sort key, or with one that is not a column, the SPEC's order
+    (conversions, then landings) stands.
+
+    `kept` (held by the caller from call to call, filled here) lets a call
+    patch the last one's answer for the same search and direction: only
+    the campaigns whose metrics differ from the last call's (the store hands
+    back the very same object for a campaign whose counters did not change)
+    are moved in the order and in the totals, so a poll of a scoreboard with
+    10,000 campaigns and a few landing costs a pass over their names.
     """
-    present = [(n, m) for n, m in by_campaign.items() if any(m.values())]
-    totals = summed(m for _, m in present)
+    needle = search.strip().lower()
+    if kept is None:
+        kept = BoardKept()
+    if kept.needle != needle:
+        kept.seen, kept.needle = {}, needle
+    changed = _changed(kept, by_campaign) if kept.seen else None
+    if changed is None:  # nothing kept, or too much changed: start over
+        kept.seen, kept.raw, kept.matching_raw = dict(by_campaign), {}, {}
+        for name, metrics in by_campaign.items():
+            _add_to(kept, name, metrics, 1)
+    else:
+        for name, old, new in changed:
+            _add_to(kept, name, old, -1)
+            _add_to(kept, name, new, 1)
+    totals = Counters.from_metrics(kept.raw)
     currencies = totals.currencies
     if sort not in SORTABLE and sort.removeprefix("revenue_") not in currencies:
         sort = ""
-    needle = search.strip().lower()
-    matching = [r for r in present if needle in r[0].lower()] if needle else present
-    pages = max(1, -(-len(matching) // per_page))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * per_page
-    # Only the rows up to this page need ordering: a partial sort (equal to
-    # sorted(...)[:n]) is several times cheaper with 10,000 campaigns.
-    if sort:
-        pick = heapq.nlargest if descending else heapq.nsmallest
-        ranked = pick(
-            start + per_page, matching, key=lambda r: _sort_key(r[0], r[1], sort)
+    if changed is None or sort != kept.sort:
+        kept.sort = sort
+        kept.order = sorted(
+            _rank_key(name, metrics, sort)
+            for name, metrics in kept.seen.items()
+            if _shown(kept, name, metrics)
         )
     else:
-        ranked = heapq.nsmallest(start + per_page, matching, key=_spec_order)
+        order = kept.order
+        for name, old, new in changed:
+            if _shown(kept, name, old):
+                del order[bisect.bisect_left(order, _rank_key(name, old, sort))]
+            if _shown(kept, name, new):
+                bisect.insort(order, _rank_key(name, new, sort))
+    order = kept.order
+    matching = len(order)
+    pages = max(1, -(-matching // per_page))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * per_page
+    # The SPEC's order and ascending sorts read from the smallest key, a
+    # descending sort from the largest.
+    if sort and descending:
+        cut = order[max(0, matching - start - per_page) : matching - start]
+        names = [key[-1] for key in reversed(cut)]
+    else:
+        names = [k[-1] for k in order[start : start + per_page]]
     return Page(
-        rows=[(n, Counters.from_metrics(m)) for n, m in ranked[start:]],
+        rows=[(n, Counters.from_metrics(kept.seen[n])) for n in names],
         number=page,
         pages=pages,
-        matching=len(matching),
+        matching=matching,
         totals=totals,
-        shown_totals=summed(m for _, m in matching) if needle else totals,
+        shown_totals=Counters.from_metrics(kept.matching_raw) if needle else totals,
         currencies=currencies,
         sort=sort,
     )
+
+
+def _changed(
+    kept: BoardKept, by_campaign: Mapping[str, Mapping[str, int]]
+) -> list[tuple[str, Mapping[str, int], Mapping[str, int]]] | None:
+    """The campaigns whose metrics changed since the last call, as (name,
+    old, new), a campaign gone or new having empty ones; None when more than
+    PATCH_AT_MOST of them did (then select() starts over). `kept.seen`
+    becomes `by_campaign`'s."""
+    seen, empty = kept.seen, cast(Mapping[str, int], {})
+    changed: list[tuple[str, Mapping[str, int], Mapping[str, int]]] = []
+    found = 0
+    for name, metrics in by_campaign.items():
+        old = seen.get(name)
+        if old is metrics:
+            found += 1
+            continue
+        if old is None:
+            changed.append((name, empty, metrics))
+        else:
+            found += 1
+            if old != metrics:  # e.g. an unconfirmed campaign's, read anew
+                changed.append((name, old, metrics))
+    if found != len(seen):
+        changed += [
+            (name, old, empty) for name, old in seen.items() if name not in by_campaign
+        ]
+    if len(changed) > PATCH_AT_MOST * max(len(by_campaign), 1):
+        return None
+    kept.seen = dict(by_campaign)
+    return changed
+
+
+def _shown(kept: BoardKept, name: str, metrics: Mapping[str, int]) -> bool:
+    """Whether a campaign has a row: numbers, and its name matches the search."""
+    return any(metrics.values()) and (not kept.needle or kept.needle in name.lower())
+
+
+def _add_to(kept: BoardKept, name: str, metrics: Mapping[str, int], sign: int) -> None:
+    """Add a campaign's counters to the totals (sign 1), or take them out
+    (-1); to the search's too if its name matches."""
+    needle = kept.needle
+    for into in (
+        (kept.raw, kept.matching_raw)
+        if needle and needle in name.lower()
+        else (kept.raw,)
+    ):
+        for metric, value in metrics.items():
+            into[metric] = into.get(metric, 0) + sign * value
+
+
+def _rank_key(name: str, metrics: Mapping[str, int], sort: str) -> tuple[Any, ...]:
+    """Where a campaign ranks, ascending: by the column sorted by, or by the
+    SPEC's order; the name last, so that keys never tie."""
+    return _sort_key(name, metrics, sort) if sort else _spec_order((name, metrics))
 
 
 # -- comparison with the previous period ------------------------------------

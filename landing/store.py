@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -51,6 +52,9 @@ SUMS_KEPT = 8
 # Boards (all time, or a range) whose last read is kept per process to
 # nest the next read from it: about what a few dashboards watch.
 BOARDS_KEPT = 4
+# Days whose fields a kept board holds to be patched from when only they
+# change: today, and yesterday's or a refund's day for a while.
+HELD_DAYS = 3
 # Unconfirmed campaigns read for the scoreboard, latest landing first. With
 # webhooks a real campaign is unconfirmed only for the moments until its
 # first payment's event: a few show at once, and a flood of made-up ones
@@ -180,6 +184,29 @@ class Unconfirmed:
 
 
 @dataclass(frozen=True)
+class Versions:
+    """What a kept board read is as of: the store's epoch (None when it
+    cannot be told), and each day's version as (day, version)."""
+
+    epoch: str | None
+    days: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class BoardRead:
+    """A view's last board read, kept by the process (Store.scoreboard):
+    its flat fields, nested; the day versions it is as of; and the flat
+    fields of the days that changed last
+    (today, mostly), which the board is patched from when only they change
+    again."""
+
+    flat: Mapping[str, str | int]
+    board: dict[str, Metrics]
+    at: Versions
+    days: Mapping[str, Mapping[str, str]]
+
+
+@dataclass(frozen=True)
 class CampaignDetail:
     """One campaign's raw counters: totals, per day, per breakdown value."""
 
@@ -235,11 +262,8 @@ class Store:
         self.keys_asked = 0
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
-        # The last board read for each view (flat fields, nested), see _nested.
-        self._boards: OrderedDict[
-            tuple[str, ...],
-            tuple[Mapping[str, str | int], dict[str, Metrics]],
-        ] = OrderedDict()
+        # The last board read for each view (scoreboard, _board).
+        self._boards: OrderedDict[tuple[str, ...], BoardRead] = OrderedDict()
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
         self.zone = zone or ZoneInfo("UTC")
@@ -1101,23 +1125,19 @@ class Store:
         The metrics dicts are shared with later calls' answers: read them,
         never change them.
 
-        A range costs one round trip in the steady state: the days before
-        the last are summed once and reused until one of them changes (their
-        versions say so), so polling "the last 30 days" re-reads only today.
+        Reading a board (80,000 fields at 10,000 campaigns) is most of a
+        dashboard build, so a process keeps each view's last read and reads
+        as little as the day versions say it must (every script that
+        changes a scoreboard counter bumps the version of each day it
+        changed, common.lua): nothing more while they stand (one small
+        read); the changed days alone while only days it holds changed
+        (today, while landings arrive); else the board, and a range's days
+        before the last summed once and reused until one of them changes.
         """
-        if days is None:
-            flat: Mapping[str, str | int] = self._hgetall(keys.board(mode))
-            board = self._nested((mode,), flat)
-        else:
-            names = [d.isoformat() for d in days]
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.hmget(keys.day_versions(mode), names)
-            pipe.hgetall(keys.board_day(mode, names[-1]))
-            versions, last = self._run(pipe)
-            summed = dict(self._sum_of_days(mode, names[:-1], tuple(versions[:-1])))
-            _add_flat(summed, last)
-            board = self._nested((mode, names[0], names[-1]), summed)
-        wanted = None if days is None else {d.isoformat() for d in days}
+        names = None if days is None else [d.isoformat() for d in days]
+        view = (mode,) if names is None else (mode, names[0], names[-1])
+        board = dict(self._board(view, mode, names).board)
+        wanted = None if names is None else set(names)
         pending = pending or self.unconfirmed(mode)
         for campaign, by_day in pending.daily.items():
             metrics: Metrics = {}
@@ -1129,23 +1149,176 @@ class Store:
                 board[campaign] = metrics
         return board
 
-    def _nested(
-        self, view: tuple[str, ...], flat: Mapping[str, str | int]
-    ) -> dict[str, Metrics]:
-        """_nest(flat), made from this view's last one where only some
-        counters changed: comparing 80,000 fields with the last read is
-        several times cheaper than parsing them all again. The answer is a
-        new dict; campaigns whose counters did not change share their
-        metrics with the last one."""
+    def _board(
+        self, view: tuple[str, ...], mode: str, names: list[str] | None
+    ) -> BoardRead:
+        """The view's board as it is now (all time, or the days `names`),
+        from its last read where the day versions allow."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._versions(pipe, mode, names, epoch=True)
+        at = self._read_versions(self._run_reads(pipe), names, epoch=True)
         with self._sums_lock:
             last = self._boards.get(view)
-        board = _nest(flat) if last is None else _nest_since(*last, flat)
+        if last is not None and at.epoch is not None and at.epoch == last.at.epoch:
+            if at == last.at:
+                return last
+            before = dict(last.at.days)
+            changed = [day for day, v in at.days if before.get(day) != v]
+            same_days = len(at.days) == len(before) and all(
+                day in before for day, _ in at.days
+            )
+            if same_days and set(changed) <= last.days.keys():
+                # An all-time board's flat fields are as read (text), a
+                # range's summed (numbers).
+                as_text = names is None
+                read = self._patched(mode, last, changed, at, as_text)
+                return self._keep(view, read)
+            hold = changed
+        else:
+            last, hold = None, []
+        # Today, mostly: the latest day with numbers, and what just changed.
+        hold = [*hold, max((day for day, _ in at.days), default="")]
+        return self._keep(view, self._read_board(mode, names, last, hold))
+
+    def _versions(
+        self,
+        pipe: redis.client.Pipeline,
+        mode: str,
+        names: list[str] | None,
+        epoch: bool = False,
+    ) -> None:
+        """Ask for the day versions of the days `names` (None: every day),
+        and with `epoch` for the store's epoch, set first if there is none."""
+        if epoch:
+            # A new token each time: after the store was emptied, the first
+            # read's is not one any process kept a board under.
+            pipe.set(keys.epoch(mode), secrets.token_hex(8), nx=True)
+            pipe.get(keys.epoch(mode))
+        if names is None:
+            pipe.hgetall(keys.day_versions(mode))
+        else:
+            pipe.hmget(keys.day_versions(mode), names)
+
+    @staticmethod
+    def _read_versions(
+        replies: list[Any], names: list[str] | None, epoch: bool = False
+    ) -> Versions:
+        """The Versions in the replies of _versions(), given the same
+        `epoch` (without: None)."""
+        store_epoch = None
+        if epoch and not isinstance(replies[0], Exception):
+            store_epoch = replies[1]  # not if the store is too full to set it
+        versions = replies[-1]
+        if isinstance(versions, Exception):
+            raise versions
+        if names is None:
+            return Versions(store_epoch, tuple(sorted(versions.items())))
+        return Versions(store_epoch, tuple(zip(names, versions, strict=True)))
+
+    @guarded
+    def _run_reads(self, pipe: redis.client.Pipeline) -> list[Any]:
+        """Run a pipeline whose writes may fail (a full store) and reads not."""
+        return pipe.execute(raise_on_error=False)
+
+    def _read_board(
+        self,
+        mode: str,
+        names: list[str] | None,
+        last: BoardRead | None,
+        hold: list[str],
+    ) -> BoardRead:
+        """Read the view's board whole, and the flat fields of the days
+        `hold` to patch it from next time. Those must be what the board
+        holds: the day versions read again after them say that no script
+        changed a board in between (on a cluster too, with no transaction),
+        else none is held this time."""
+        pipe = self.redis.pipeline(transaction=False)
+        self._versions(pipe, mode, names, epoch=True)
+        if names is None:
+            pipe.hgetall(keys.board(mode))
+        else:
+            # A range is patched only by its last day: the days before it
+            # are summed apart (_sum_of_days).
+            hold = [names[-1]]
+        held = sorted(set(hold) - {""})[-HELD_DAYS:]
+        for day in held:
+            pipe.hgetall(keys.board_day(mode, day))
+        self._versions(pipe, mode, names)
+        replies = self._run_reads(pipe)
+        for reply in replies[2:]:
+            if isinstance(reply, Exception):
+                raise reply
+        at = self._read_versions(replies[:3], names, epoch=True)
+        flat: Mapping[str, str | int]
+        if names is None:
+            flat = replies[3]
+            fields = replies[4:-1]
+        else:
+            fields = replies[3:-1]
+            before = tuple(v for _, v in at.days[:-1])
+            summed = dict(self._sum_of_days(mode, names[:-1], before, at.epoch))
+            _add_flat(summed, fields[0])
+            flat = summed
+        still = self._read_versions(replies[-1:], names).days == at.days
+        days = dict(zip(held, fields, strict=True)) if still else {}
+        board = (
+            _nest(flat) if last is None else _nest_since(last.flat, last.board, flat)
+        )
+        return BoardRead(flat, board, at, days)
+
+    def _patched(
+        self,
+        mode: str,
+        last: BoardRead,
+        changed: list[str],
+        at: Versions,
+        as_text: bool,
+    ) -> BoardRead:
+        """The last read patched with what changed on the days `changed`,
+        all held: each read again and compared with what it held (a change
+        made after `at` was read is then counted already, and again read
+        next time: counted once, against what was held)."""
+        fresh = self._hgetall_many(keys.board_day(mode, day) for day in changed)
+        deltas: dict[str, int] = {}
+        for day, now in zip(changed, fresh, strict=True):
+            held = last.days[day]
+            for name, count in now.items():
+                old = held.get(name)
+                if old != count:
+                    deltas[name] = deltas.get(name, 0) + int(count) - int(old or 0)
+            for name, old_count in held.items():
+                if name not in now:
+                    deltas[name] = deltas.get(name, 0) - int(old_count)
+        flat = dict(last.flat)
+        board = dict(last.board)
+        copied: set[str] = set()
+        for name, delta in deltas.items():
+            if not delta:
+                continue
+            value = int(flat.get(name, 0)) + delta
+            campaign, _, metric = name.rpartition("|")
+            if campaign not in copied:
+                copied.add(campaign)
+                board[campaign] = dict(board.get(campaign, {}))
+            metrics = board[campaign]
+            if value:
+                flat[name] = str(value) if as_text else value
+                metrics[metric] = value
+            else:
+                flat.pop(name, None)
+                metrics.pop(metric, None)
+                if not metrics:
+                    del board[campaign]
+        days = {**last.days, **dict(zip(changed, fresh, strict=True))}
+        return BoardRead(flat, board, at, days)
+
+    def _keep(self, view: tuple[str, ...], read: BoardRead) -> BoardRead:
         with self._sums_lock:
-            self._boards[view] = (flat, board)
+            self._boards[view] = read
             self._boards.move_to_end(view)
             while len(self._boards) > BOARDS_KEPT:
                 self._boards.popitem(last=False)
-        return dict(board)
+        return read
 
     def unconfirmed(self, mode: str) -> Unconfirmed:
         """The unconfirmed campaigns shown and their numbers: they are not on
@@ -1172,12 +1345,17 @@ class Store:
         return None if last is None else float(last) + self.unconfirmed_seconds * 1000
 
     def _sum_of_days(
-        self, mode: str, names: list[str], versions: tuple[str | None, ...]
+        self,
+        mode: str,
+        names: list[str],
+        versions: tuple[str | None, ...],
+        epoch: str | None,
     ) -> dict[str, int]:
-        """The days' scoreboards added up, kept while none of them changes."""
+        """The days' scoreboards added up, kept while none of them changes
+        (nor the store's epoch: see Versions)."""
         if not names:
             return {}
-        key = (mode, names[0], names[-1], versions)
+        key = (mode, names[0], names[-1], versions, epoch)
         with self._sums_lock:
             if key in self._sums:
                 self._sums.move_to_end(key)
@@ -1185,6 +1363,8 @@ class Store:
         flat: dict[str, int] = {}
         for fields in self._hgetall_many(keys.board_day(mode, d) for d in names):
             _add_flat(flat, fields)
+        if epoch is None:
+            return flat
         with self._sums_lock:
             self._sums[key] = flat
             while len(self._sums) > SUMS_KEPT:

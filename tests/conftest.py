@@ -17,6 +17,7 @@ import redis
 import stripe
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
 from landing import create_app, money, thanks
@@ -389,3 +390,47 @@ def fresh_money_formats() -> None:
     before it (a mutation run forks its tests from a process that ran them)."""
     money.format_money.cache_clear()
     money._pattern.cache_clear()
+
+
+# Scoreboards as the store hands them (campaign → metric → count), for
+# property tests of the rows and pages made from them; and a change to one
+# campaign (None: it goes, deleted or renamed).
+BOARD_COUNTS = ("landings", "conversions", "pending", "failed", "abandoned")
+METRIC = st.sampled_from(
+    [
+        *BOARD_COUNTS,
+        "renewals",
+        "refunds",
+        "revenue:usd",
+        "revenue:eur",
+        "refunded:usd",
+        "refunded:jpy",
+        "conversions:usd",
+    ]
+)
+BOARD = st.dictionaries(
+    st.text("abcAB_é-", min_size=1, max_size=4),
+    st.dictionaries(METRIC, st.integers(min_value=0, max_value=10**12), max_size=6),
+    max_size=8,
+)
+CHANGE = st.tuples(
+    st.text("abcAB_", min_size=1, max_size=3),
+    st.one_of(
+        st.none(),  # the campaign goes (deleted, renamed)
+        st.dictionaries(METRIC, st.integers(min_value=0, max_value=10**6), max_size=6),
+    ),
+)
+
+
+def changed_board(
+    board: dict[str, dict[str, int]], step: list[tuple[str, dict[str, int] | None]]
+) -> dict[str, dict[str, int]]:
+    """A board after some CHANGEs, as the store hands it: a new dict, where
+    campaigns that did not change keep their metrics object."""
+    board = dict(board)
+    for name, metrics in step:
+        if metrics is None:
+            board.pop(name, None)
+        else:
+            board[name] = dict(metrics)
+    return board

@@ -16,25 +16,15 @@ from hypothesis import strategies as st
 from landing import create_app
 from landing.reporting import RowsKept, campaigns_json, rows, summed
 
-from conftest import AUTH, flush, post_event, rt, session_event
-
-COUNTS = ("landings", "conversions", "pending", "failed", "abandoned")
-METRIC = st.sampled_from(
-    [
-        *COUNTS,
-        "renewals",
-        "refunds",
-        "revenue:usd",
-        "revenue:eur",
-        "refunded:usd",
-        "refunded:jpy",
-        "conversions:usd",
-    ]
-)
-BOARD = st.dictionaries(
-    st.text("abcAB_é-", min_size=1, max_size=4),
-    st.dictionaries(METRIC, st.integers(min_value=0, max_value=10**12), max_size=6),
-    max_size=8,
+from conftest import (
+    AUTH,
+    BOARD,
+    CHANGE,
+    changed_board,
+    flush,
+    post_event,
+    rt,
+    session_event,
 )
 
 
@@ -88,15 +78,6 @@ def test_the_api_after_changes_says_what_a_new_process_says(
             assert kept.data == fresh.data
 
 
-CHANGE = st.tuples(
-    st.text("abcAB_", min_size=1, max_size=3),
-    st.one_of(
-        st.none(),  # the campaign goes (deleted, renamed)
-        st.dictionaries(METRIC, st.integers(min_value=0, max_value=10**6), max_size=6),
-    ),
-)
-
-
 @settings(max_examples=200, deadline=None)
 @given(BOARD, st.lists(st.lists(CHANGE, max_size=4), max_size=6))
 def test_rows_patched_from_the_last_call_are_the_rows_made_anew(
@@ -109,12 +90,6 @@ def test_rows_patched_from_the_last_call_are_the_rows_made_anew(
     kept = RowsKept()
     campaigns_json(board, kept)
     for step in changes:
-        # As the store hands them: unchanged campaigns keep their object.
-        board = dict(board)
-        for name, metrics in step:
-            if metrics is None:
-                board.pop(name, None)
-            else:
-                board[name] = metrics
+        board = changed_board(board, step)
         patched = campaigns_json(board, kept)
         assert json.dumps(patched) == json.dumps(campaigns_json(board))
