@@ -48,8 +48,9 @@ local MINUTES_KEPT = 3 * 3600
 -- renamed campaign's name, an unconfirmed campaign's earlier days, a held
 -- landing's campaign, a payment's session) each script checks before it
 -- writes anything, and when some key is missing it answers the error
--- `KEYS [[campaign, key], ...]` and writes nothing: the store calls again
--- with those declared too (and remembers them per campaign). Every command
+-- `KEYS {"keys": [...], "names": {...}, "days": {...}}` and writes
+-- nothing: the store calls again with those keys declared too, and
+-- remembers the names and days for the campaigns' next calls. Every command
 -- goes through call(), which refuses an undeclared key. On a single node
 -- (one slot, and a call applies its counters with its session's) the store
 -- cannot know a session's campaign before the call, and nothing is checked.
@@ -331,11 +332,6 @@ local function vouch(mode, sid)
   bump(mode, campaign, held[2], held[3], 'landings', 1)
 end
 
--- Apply a session side's ops to the mode's counters, in order; the words
--- of its landing and visit ops (counted, limited, duplicate), in order.
--- Landings that count are added up per campaign, codes and hour (and per
--- minute) and each sum is bumped once, before the next op of another kind:
--- a batch is mostly a few campaigns.
 -- Checks (known) the keys of campaigns on every day any of them has
 -- numbers on: what confirming, renaming or deleting one touches.
 local function check_days(mode, campaigns)
@@ -430,6 +426,11 @@ local function check_ops(mode, ops)
   end
 end
 
+-- Apply a session side's ops to the mode's counters, in order; the words
+-- of its landing and visit ops (counted, limited, duplicate), in order.
+-- Landings that count are added up per campaign, codes and hour (and per
+-- minute) and each sum is bumped once, before the next op of another kind:
+-- a batch is mostly a few campaigns.
 local function apply_ops(mode, ops)
   local words, names = {}, {}
   -- Aliases change only when a marketer renames: read once per call.
