@@ -262,8 +262,10 @@ class Store:
         self.keys_asked = 0
         self._sums: OrderedDict[tuple[Any, ...], dict[str, int]] = OrderedDict()
         self._sums_lock = threading.Lock()
-        # The last board read for each view (scoreboard, _board).
+        # The last board read for each view (scoreboard, _board), and the
+        # highest version of each mode seen (_read_versions).
         self._boards: OrderedDict[tuple[str, ...], BoardRead] = OrderedDict()
+        self._high: dict[str, int] = {}
         self.retention_seconds = retention_days * 86400
         self.unconfirmed_seconds = unconfirmed_days * 86400
         self.zone = zone or ZoneInfo("UTC")
@@ -919,11 +921,15 @@ class Store:
         old = f"{keys.PREFIX}{mode}:"
         version = f"{old}version"
         names = [n for n in self.redis.scan_iter(match=old + "*", count=1000)]
-        names = [n for n in names if n != version] + [version]  # the mark: last
+        if version in names:  # the mark: last
+            names = [n for n in names if n != version] + [version]
         moved = 0
         for start in range(0, len(names), 500):
             self.redis.expire(keys.layout_lock(), 60)  # still at it
             moved += self._migrate_keys(mode, names[start : start + 500])
+        # A board a process read while keys were moving is of neither
+        # layout: a new epoch makes every process read the boards again.
+        self.redis.delete(keys.epoch(mode))
         return moved
 
     def _migrate_keys(self, mode: str, names: list[str]) -> int:
@@ -1156,7 +1162,7 @@ class Store:
         from its last read where the day versions allow."""
         pipe = self.redis.pipeline(transaction=False)
         self._versions(pipe, mode, names, epoch=True)
-        at = self._read_versions(self._run_reads(pipe), names, epoch=True)
+        at = self._read_versions(self._run(pipe), names, mode)
         with self._sums_lock:
             last = self._boards.get(view)
         if last is not None and at.epoch is not None and at.epoch == last.at.epoch:
@@ -1188,37 +1194,57 @@ class Store:
         epoch: bool = False,
     ) -> None:
         """Ask for the day versions of the days `names` (None: every day),
-        and with `epoch` for the store's epoch, set first if there is none."""
+        and with `epoch` for the store's epoch and the mode's version."""
         if epoch:
-            # A new token each time: after the store was emptied, the first
-            # read's is not one any process kept a board under.
-            pipe.set(keys.epoch(mode), secrets.token_hex(8), nx=True)
             pipe.get(keys.epoch(mode))
+            pipe.get(keys.version(mode))
         if names is None:
             pipe.hgetall(keys.day_versions(mode))
         else:
             pipe.hmget(keys.day_versions(mode), names)
 
-    @staticmethod
     def _read_versions(
-        replies: list[Any], names: list[str] | None, epoch: bool = False
+        self, replies: list[Any], names: list[str] | None, mode: str | None = None
     ) -> Versions:
-        """The Versions in the replies of _versions(), given the same
-        `epoch` (without: None)."""
-        store_epoch = None
-        if epoch and not isinstance(replies[0], Exception):
-            store_epoch = replies[1]  # not if the store is too full to set it
-        versions = replies[-1]
-        if isinstance(versions, Exception):
-            raise versions
-        if names is None:
-            return Versions(store_epoch, tuple(sorted(versions.items())))
-        return Versions(store_epoch, tuple(zip(names, versions, strict=True)))
+        """The Versions in the replies of _versions(), asked with `epoch`
+        when `mode` is given (without: no epoch, None).
 
-    @guarded
-    def _run_reads(self, pipe: redis.client.Pipeline) -> list[Any]:
-        """Run a pipeline whose writes may fail (a full store) and reads not."""
-        return pipe.execute(raise_on_error=False)
+        An emptied store has no epoch: the first read sets a new random one
+        (one more round trip), so no process takes a board it kept from
+        before for the new numbers. A store whose numbers went back (a
+        failover that lost writes, a restart from an older snapshot) keeps
+        its epoch, but the mode's version is lower than this process saw:
+        what it kept of that mode is dropped."""
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        versions = replies[-1]
+        days = (
+            tuple(sorted(versions.items()))
+            if names is None
+            else tuple(zip(names, versions, strict=True))
+        )
+        if mode is None:
+            return Versions(None, days)
+        store_epoch, version = replies[0], int(replies[1] or 0)
+        with self._sums_lock:
+            if version < self._high.get(mode, 0):
+                self._forget(mode)
+            self._high[mode] = version
+        if store_epoch is None:
+            try:  # a store too full to take it: nothing is kept this time
+                self.redis.set(keys.epoch(mode), secrets.token_hex(8), nx=True)
+                store_epoch = self.redis.get(keys.epoch(mode))
+            except redis.RedisError:
+                store_epoch = None
+        return Versions(store_epoch, days)
+
+    def _forget(self, mode: str) -> None:
+        """Drop the board reads and range sums kept of a mode (held lock)."""
+        for view in [view for view in self._boards if view[0] == mode]:
+            del self._boards[view]
+        for key in [key for key in self._sums if key[0] == mode]:
+            del self._sums[key]
 
     def _read_board(
         self,
@@ -1244,11 +1270,8 @@ class Store:
         for day in held:
             pipe.hgetall(keys.board_day(mode, day))
         self._versions(pipe, mode, names)
-        replies = self._run_reads(pipe)
-        for reply in replies[2:]:
-            if isinstance(reply, Exception):
-                raise reply
-        at = self._read_versions(replies[:3], names, epoch=True)
+        replies = self._run(pipe)
+        at = self._read_versions(replies[:3], names, mode)
         flat: Mapping[str, str | int]
         if names is None:
             flat = replies[3]
