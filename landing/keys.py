@@ -429,6 +429,11 @@ def _params(name: str) -> list[str]:
     return [part.partition("}")[0] for part in TEMPLATES[name][0].split("{")[1:]]
 
 
+# campaign_on's keys with their placeholders, worked out once: it runs for
+# every op of every counter call on a cluster.
+_CAMPAIGN_ON_PARAMS = [(name, _params(name)) for name in CAMPAIGN_ON]
+
+
 def mode_keys(mode: str) -> list[str]:
     return [_key(name, mode=mode) for name in MODE_KEYS]
 
@@ -441,7 +446,10 @@ def minutes_at(mode: str, at_ms: int) -> str:
 
 def campaign_on(mode: str, name: str, day: str) -> list[str]:
     parts = {"mode": mode, "campaign": name, "day": day}
-    return [_key(key, **{p: parts[p] for p in _params(key)}) for key in CAMPAIGN_ON]
+    return [
+        _key(key, **{p: parts[p] for p in params})
+        for key, params in _CAMPAIGN_ON_PARAMS
+    ]
 
 
 # Counter ops whose second element is a campaign (as the session named it).

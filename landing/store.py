@@ -1215,9 +1215,6 @@ class Store:
         failover that lost writes, a restart from an older snapshot) keeps
         its epoch, but the mode's version is lower than this process saw:
         what it kept of that mode is dropped."""
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
         versions = replies[-1]
         days = (
             tuple(sorted(versions.items()))
